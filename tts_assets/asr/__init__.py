@@ -1,0 +1,1 @@
+"""Speech recognition behind one small interface: audio file in, segments with word times out."""

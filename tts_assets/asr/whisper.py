@@ -1,0 +1,159 @@
+"""faster-whisper transcription over a streamed book, in bounded windows.
+
+Whisper pads every call to 30 s, so the long audio is transcribed in large windows and cut
+afterwards, never clip by clip. A window holds at most `window_s` of 16 kHz audio; segments
+that end near a window's edge are transcribed again at the start of the next window, so no
+speech is cut in the middle.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tts_assets.audio.decode import stream_pcm
+from tts_assets.errors import ModelNotFoundError
+from tts_assets.segments.model import Segment, Word
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE = 16000
+
+
+@dataclass(frozen=True)
+class AsrSettings:
+    model: str = "tiny.en"  # a model name (downloaded when online) or a local CTranslate2 folder
+    language: str | None = None  # None: detect (multilingual models only)
+    device: str = "auto"
+    compute_type: str = "default"  # int8 on CPU, float16 on GPU
+    batch_size: int = 8  # >1: faster-whisper's BatchedInferencePipeline; 1: sequential decoding
+    beam_size: int = 5
+    cpu_threads: int = 0
+    window_s: float = 1200.0  # audio held per transcription call
+    edge_s: float = 30.0  # segments ending this close to a window's end are redone in the next
+
+
+def resolve_device(device: str) -> tuple[str, str]:
+    """Pick device and compute type; logged so a CPU fallback is never silent."""
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+def load_model(settings: AsrSettings):
+    from faster_whisper import WhisperModel
+
+    device, default_compute = resolve_device(settings.device)
+    compute_type = default_compute if settings.compute_type == "default" else settings.compute_type
+    local = Path(settings.model).expanduser()
+    is_folder = local.is_dir()
+    if not is_folder and ("/" in settings.model or settings.model.startswith(".")) and not local.exists():
+        raise ModelNotFoundError(settings.model, "no such folder")
+    log.info("loading Whisper %s on %s (%s)", settings.model, device, compute_type)
+    try:
+        return WhisperModel(
+            str(local) if is_folder else settings.model,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=settings.cpu_threads,
+            local_files_only=is_folder,
+        )
+    except Exception as exc:  # hub errors and broken folders come in many types
+        hint = "give a local CTranslate2 model folder when offline"
+        raise ModelNotFoundError(settings.model, f"{type(exc).__name__}: {exc}; {hint}") from exc
+
+
+def _transcribe_window(model, audio: np.ndarray, settings: AsrSettings):
+    options = dict(
+        language=settings.language,
+        beam_size=settings.beam_size,
+        word_timestamps=True,
+        vad_filter=True,
+    )
+    if settings.batch_size > 1:
+        from faster_whisper import BatchedInferencePipeline
+
+        segments, _ = BatchedInferencePipeline(model).transcribe(
+            audio, batch_size=settings.batch_size, **options
+        )
+    else:
+        segments, _ = model.transcribe(audio, **options)
+    return list(segments)
+
+
+def _t(seconds) -> float:
+    return round(float(seconds), 3)
+
+
+def _to_segment(raw, offset: float, index: int, id_prefix: str) -> Segment:
+    words = tuple(
+        Word(w.word, _t(w.start + offset), _t(w.end + offset), round(float(w.probability), 4))
+        for w in (raw.words or [])
+    )
+    return Segment(
+        id=f"{id_prefix}{index:06d}",
+        start=_t(raw.start + offset),
+        end=_t(raw.end + offset),
+        text=raw.text.strip(),
+        words=words,
+    )
+
+
+def transcribe(
+    path: Path,
+    settings: AsrSettings = AsrSettings(),
+    model=None,
+    id_prefix: str = "",
+    expected_duration: float | None = None,
+) -> Iterator[Segment]:
+    """Yield segments of the whole file in time order, with absolute word times."""
+    if settings.window_s < settings.edge_s + 60:
+        raise ValueError("window_s must exceed edge_s by at least 60 s (Whisper works in 30 s chunks)")
+    model = model or load_model(settings)
+    window = int(settings.window_s * WHISPER_RATE)
+    edge = int(settings.edge_s * WHISPER_RATE)
+    chunks: list[np.ndarray] = []
+    held = 0
+    offset = 0  # sample index of the first held sample
+    index = 0
+    started = time.monotonic()
+
+    def run(final: bool) -> Iterator[Segment]:
+        nonlocal chunks, held, offset, index
+        audio = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        raws = _transcribe_window(model, audio, settings)
+        limit = len(audio) if final else len(audio) - edge
+        kept_until, first_redo = 0, None
+        for raw in raws:
+            end = raw.words[-1].end if raw.words else raw.end
+            if not final and end * WHISPER_RATE > limit:
+                first_redo = int(raw.start * WHISPER_RATE)
+                break
+            yield _to_segment(raw, offset / WHISPER_RATE, index, id_prefix)
+            index += 1
+            kept_until = int(end * WHISPER_RATE)
+        if not final:
+            # Redo from the first segment that reached the edge, so no speech is split.
+            restart = first_redo if first_redo is not None else (kept_until or limit)
+            restart = restart if restart > 0 else limit
+            rest = audio[restart:]
+            offset += restart
+            chunks, held = [rest], len(rest)
+        done = (offset + (len(audio) if final else 0)) / WHISPER_RATE
+        log.info("transcribed %.1f min of audio in %.0f s", done / 60, time.monotonic() - started)
+
+    for chunk in stream_pcm(path, WHISPER_RATE, 30.0, expected_duration):
+        chunks.append(chunk)
+        held += len(chunk)
+        if held >= window:
+            yield from run(final=False)
+    if held:
+        yield from run(final=True)

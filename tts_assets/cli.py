@@ -1,0 +1,160 @@
+"""`tts-assets`: the workflow's commands, running the same Dagster assets the UI shows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from tts_assets.errors import TtsAssetsError
+from tts_assets.layout import DATA_ROOT_ENV, DataLayout, resolve_data_root, slugify
+from tts_assets.sources import BookSource, book_key, register_book
+
+data_root_option = click.option(
+    "--data-root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help=f"Where inbox/, work/, datasets/ and models/ live (default: ${DATA_ROOT_ENV} or ./data).",
+)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"tts-assets: {message}", err=True)
+    sys.exit(2)
+
+
+def _use_data_root(data_root: str | None) -> DataLayout:
+    """Fix the data root for this process and the Dagster definitions it loads."""
+    root = resolve_data_root(data_root)
+    os.environ[DATA_ROOT_ENV] = str(root)
+    return DataLayout(root)
+
+
+def _run_dataset_build(layout: DataLayout, voice: str, book: str) -> dict:
+    """Materialize the book's assets, then the voice's dataset, recorded in $DAGSTER_HOME."""
+    import dagster as dg
+
+    from tts_assets.definitions import defs
+    from tts_assets.instance import ensure_dagster_home
+
+    home = ensure_dagster_home(layout.root)
+    instance = dg.DagsterInstance.get()
+    instance.add_dynamic_partitions("voice", [voice])
+    instance.add_dynamic_partitions("book", [book])
+    click.echo(f"building {voice}/{book} (runs recorded in {home})")
+    # Progress comes from the library's own log lines; Dagster's event stream only with -v.
+    level = "DEBUG" if logging.getLogger("tts_assets").level == logging.DEBUG else "CRITICAL"
+    quiet_logs = {"loggers": {"console": {"config": {"log_level": level}}}}
+    book_run = defs.resolve_job_def("build_book").execute_in_process(
+        partition_key=dg.MultiPartitionKey({"voice": voice, "book": book}),
+        instance=instance,
+        run_config=quiet_logs,
+        raise_on_error=False,
+    )
+    dataset_run = defs.resolve_job_def("build_voice_dataset").execute_in_process(
+        partition_key=voice, instance=instance, run_config=quiet_logs, raise_on_error=False
+    )
+    if not book_run.success:
+        failure = layout.book_failure(voice, book)
+        reason = json.loads(failure.read_text())["error"] if failure.is_file() else "see the run's logs"
+        _fail(f"book {book!r} failed: {reason} (run {book_run.run_id})")
+    if not dataset_run.success:
+        _fail(f"dataset of voice {voice!r} failed its checks (run {dataset_run.run_id})")
+    return json.loads(layout.dataset_summary(voice).read_text())
+
+
+def _print_summary(layout: DataLayout, voice: str, summary: dict) -> None:
+    click.echo(f"dataset: {layout.dataset_dir(voice)}")
+    click.echo(
+        f"  {summary['clips']} clips, {summary['hours_out'] * 60:.1f} min of "
+        f"{summary['hours_in'] * 60:.1f} min in (yield {summary['yield']:.0%}); "
+        f"segments {summary['segments_accepted']} accepted + {summary['segments_rejected']} "
+        f"rejected = {summary['segments_total']}"
+    )
+    for reason, count in summary["rejections_by_reason"].items():
+        click.echo(f"  rejected {reason}: {count}")
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Also show Dagster's event stream.")
+def main(verbose: bool) -> None:
+    """Audiobooks and curated clips → TTS datasets and voices, as Dagster assets."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    library_log = logging.getLogger("tts_assets")
+    library_log.addHandler(handler)
+    library_log.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+@main.command()
+@click.argument("audio", type=click.Path(dir_okay=False))
+@click.argument("voice")
+@click.option("--segments-jsonl", type=click.Path(dir_okay=False), help="Use these segments (start, end, text) instead of ASR.")
+@click.option("--asr-model", help="faster-whisper model name, or a local CTranslate2 folder (offline).")
+@click.option("--language", help="Language code (default: detect).")
+@data_root_option
+def ingest(audio, voice, segments_jsonl, asr_model, language, data_root) -> None:
+    """Build VOICE's dataset from the audiobook AUDIO (m4b/m4a/mp3/wav/flac)."""
+    layout = _use_data_root(data_root)
+    audio_path = Path(audio)
+    if not audio_path.is_file():
+        _fail(f"{audio}: no such file")
+    if segments_jsonl and not Path(segments_jsonl).is_file():
+        _fail(f"{segments_jsonl}: no such file")
+    try:
+        voice = slugify(voice)
+        source = BookSource("audiobook", str(audio_path), segments_jsonl, asr_model=asr_model, language=language)
+        book = register_book(layout, voice, source, book_key(audio_path))
+        summary = _run_dataset_build(layout, voice, book)
+    except (TtsAssetsError, ValueError) as error:
+        _fail(str(error))
+    _print_summary(layout, voice, summary)
+
+
+@main.command("ingest-transcript")
+@click.argument("audio_dir", type=click.Path(file_okay=False))
+@click.argument("transcripts_jsonl", type=click.Path(dir_okay=False))
+@click.argument("voice")
+@data_root_option
+def ingest_transcript(audio_dir, transcripts_jsonl, voice, data_root) -> None:
+    """Build VOICE's dataset from curated clips in AUDIO_DIR and a JSONL of {audio_file, text}."""
+    layout = _use_data_root(data_root)
+    if not Path(audio_dir).is_dir():
+        _fail(f"{audio_dir}: no such folder")
+    if not Path(transcripts_jsonl).is_file():
+        _fail(f"{transcripts_jsonl}: no such file")
+    try:
+        voice = slugify(voice)
+        source = BookSource("curated", str(audio_dir), transcripts_jsonl=str(transcripts_jsonl))
+        book = register_book(layout, voice, source, slugify(Path(audio_dir).resolve().name))
+        summary = _run_dataset_build(layout, voice, book)
+    except (TtsAssetsError, ValueError) as error:
+        _fail(str(error))
+    _print_summary(layout, voice, summary)
+
+
+@main.command()
+@click.argument("voice")
+@data_root_option
+def report(voice, data_root) -> None:
+    """Print VOICE's dataset summary."""
+    layout = _use_data_root(data_root)
+    summary_path = layout.dataset_summary(slugify(voice))
+    if not summary_path.is_file():
+        _fail(f"no dataset for voice {voice!r} under {layout.root}")
+    _print_summary(layout, slugify(voice), json.loads(summary_path.read_text()))
+
+
+@main.command("make-sample")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--repeat", default=1, show_default=True, help="Read the text this many times (longer book).")
+def make_sample(out_dir, repeat) -> None:
+    """Write a sample two-chapter audiobook (Piper voice, known text) into OUT_DIR."""
+    from tts_assets.sample import make_sample_audiobook
+
+    book = make_sample_audiobook(Path(out_dir), repeat=repeat)
+    click.echo(f"{book.audio} ({book.duration / 60:.1f} min); truth: {book.truth}")

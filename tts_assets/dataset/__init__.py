@@ -1,0 +1,1 @@
+"""Building a voice's dataset: per-book stages and the per-voice assembly."""

@@ -1,0 +1,262 @@
+"""The per-book stages: probe → transcript segments → clip spans → clips.
+
+Each stage reads the previous stage's files and writes its own atomically under
+`work/<voice>/<book>/`, so each can be re-run alone. Every input unit (a transcript segment,
+or a line of the user's file) ends in exactly one clip row or one rejection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from tts_assets.asr.whisper import transcribe
+from tts_assets.atomic import write_text_atomic
+from tts_assets.audio.cut import CutRequest, cut_clips, write_wav_atomic
+from tts_assets.audio.decode import stream_pcm
+from tts_assets.audio.probe import probe
+from tts_assets.errors import TtsAssetsError, UnreadableAudioError
+from tts_assets.layout import DataLayout
+from tts_assets.manifest.io import read_jsonl, write_jsonl
+from tts_assets.manifest.schema import ClipRow, Reason, Rejection
+from tts_assets.segments.merge import MergeRules, SpanRejection, plan_spans
+from tts_assets.segments.model import Segment
+from tts_assets.settings import ClipFormat, DatasetSettings
+from tts_assets.sources import BookSource, read_curated_transcripts, read_segments_jsonl, read_source
+
+log = logging.getLogger(__name__)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def record_failure(layout: DataLayout, voice: str, book: str, error: TtsAssetsError) -> None:
+    """Keep the reason a book could not be used, so the voice's dataset reports it."""
+    source = read_source(layout, voice, book)
+    _write_json(layout.book_failure(voice, book), {"source": source.path, "error": str(error)})
+
+
+def _clear_failure(layout: DataLayout, voice: str, book: str) -> None:
+    layout.book_failure(voice, book).unlink(missing_ok=True)
+
+
+def probe_book(layout: DataLayout, voice: str, book: str) -> dict:
+    """Probe the book's audio (or each curated clip) and write `probe.json`."""
+    source = read_source(layout, voice, book)
+    if source.kind == "curated":
+        infos, unreadable = [], 0
+        for path in sorted(p for p in Path(source.path).rglob("*") if p.is_file()):
+            try:
+                infos.append(probe(path))
+            except UnreadableAudioError:
+                unreadable += 1
+        result = {
+            "kind": "curated",
+            "path": source.path,
+            "files": len(infos),
+            "unreadable_files": unreadable,
+            "duration": round(sum(i.duration for i in infos), 3),
+            "sample_rates": sorted({i.sample_rate for i in infos}),
+        }
+    else:
+        result = {"kind": "audiobook", **probe(Path(source.path)).to_dict()}
+    log.info("%s/%s: %.1f min of audio in %s", voice, book, result["duration"] / 60, source.path)
+    _write_json(layout.probe_file(voice, book), result)
+    _clear_failure(layout, voice, book)
+    return result
+
+
+def transcribe_book(
+    layout: DataLayout,
+    voice: str,
+    book: str,
+    settings: DatasetSettings,
+    model=None,
+) -> dict:
+    """Write `segments.jsonl` (and `segments_rejected.jsonl` for bad input lines).
+
+    Audiobooks are transcribed with faster-whisper unless a segments JSONL was given; curated
+    clips take their text from the transcripts file.
+    """
+    source = read_source(layout, voice, book)
+    rejections: list[Rejection] = []
+    if source.kind == "curated":
+        lines, rejections = read_curated_transcripts(
+            Path(source.path), Path(source.transcripts_jsonl), book
+        )
+        rows = [
+            {"id": ln.segment_id, "audio_file": str(ln.audio), "text": ln.text, "line": ln.line}
+            for ln in lines
+        ]
+    elif source.segments_jsonl:
+        segments, rejections = read_segments_jsonl(Path(source.segments_jsonl), source.path, book)
+        rows = [s.to_dict() for s in segments]
+    else:
+        asr = settings.asr_settings(model=source.asr_model, language=source.language)
+        duration = _read_probe(layout, voice, book)["duration"]
+        segments = transcribe(
+            Path(source.path), asr, model=model, id_prefix=f"{book}:", expected_duration=duration
+        )
+        rows = [s.to_dict() for s in segments]
+        if not rows:
+            rejections.append(
+                Rejection(source.path, 0.0, duration, None, Reason.NO_SPEECH,
+                          f"no speech detected in {duration:.1f} s of audio", book,
+                          segment_ids=[f"{book}:no_speech"])
+            )
+    write_jsonl(layout.transcript_file(voice, book), rows)
+    write_jsonl(layout.transcript_rejections(voice, book), (r.to_dict() for r in rejections))
+    log.info("%s/%s: %d segments, %d input lines rejected", voice, book, len(rows), len(rejections))
+    return {"segments": len(rows), "rejected_lines": len(rejections), "source": source.path}
+
+
+def _read_probe(layout: DataLayout, voice: str, book: str) -> dict:
+    return json.loads(layout.probe_file(voice, book).read_text())
+
+
+def plan_book(layout: DataLayout, voice: str, book: str, rules: MergeRules) -> dict:
+    """Write `merged.jsonl`: the clip spans planned from the segments (curated lines pass through)."""
+    source = read_source(layout, voice, book)
+    rows = list(read_jsonl(layout.transcript_file(voice, book)))
+    rejected: list[Rejection] = []
+    if source.kind == "curated":
+        spans = [{**row, "segment_ids": [row["id"]]} for row in rows]
+    else:
+        chapters = _read_probe(layout, voice, book).get("chapters", [])
+        breaks = [c["start"] for c in chapters[1:]]
+        plan = plan_spans([Segment.from_dict(r) for r in rows], rules, breaks)
+        spans = [
+            {"start": s.start, "end": s.end, "cut_start": s.cut_start, "cut_end": s.cut_end,
+             "text": s.text, "segment_ids": s.segment_ids}
+            for s in plan.spans
+        ]
+        rejected = [_from_span_rejection(r, source.path, book) for r in plan.rejections]
+    log.info("%s/%s: %d clips planned, %d segments rejected", voice, book, len(spans), len(rejected))
+    write_jsonl(layout.merged_file(voice, book), spans)
+    write_jsonl(layout.merge_rejections(voice, book), (r.to_dict() for r in rejected))
+    return {"spans": len(spans), "rejected_segments": len(rejected)}
+
+
+def _from_span_rejection(r: SpanRejection, source: str, book: str) -> Rejection:
+    return Rejection(source, r.start, r.end, r.text, r.reason, r.detail, book,
+                     segment_ids=r.segment_ids)
+
+
+def cut_book(
+    layout: DataLayout, voice: str, book: str, clip_format: ClipFormat, rules: MergeRules
+) -> dict:
+    """Cut the planned clips into `datasets/<voice>/wavs/<book>/` and write the book's manifests."""
+    source = read_source(layout, voice, book)
+    spans = list(read_jsonl(layout.merged_file(voice, book)))
+    wavs = layout.wavs_dir(voice, book)
+    dataset_dir = layout.dataset_dir(voice)
+    if source.kind == "curated":
+        clips, cut_rejections = _convert_curated(spans, wavs, dataset_dir, voice, book, clip_format, rules)
+    else:
+        clips, cut_rejections = _cut_audiobook(spans, source, wavs, dataset_dir, voice, book, clip_format)
+    rejections = [
+        *read_jsonl(layout.transcript_rejections(voice, book)),
+        *read_jsonl(layout.merge_rejections(voice, book)),
+        *(r.to_dict() for r in cut_rejections),
+    ]
+    write_jsonl(layout.book_clips_manifest(voice, book), (c.to_dict() for c in clips))
+    write_jsonl(layout.book_rejections(voice, book), rejections)
+    _remove_stale_clips(wavs, {Path(c.audio_file).name for c in clips})
+
+    total = sum(1 for _ in read_jsonl(layout.transcript_file(voice, book)))
+    total += sum(1 for _ in read_jsonl(layout.transcript_rejections(voice, book)))
+    summary = {
+        "voice": voice,
+        "book": book,
+        "source": source.path,
+        "segments_total": total,
+        "segments_accepted": len({i for c in clips for i in c.segment_ids}),
+        "segments_rejected": len(rejections),
+        "clips": len(clips),
+        "seconds_in": _read_probe(layout, voice, book).get("duration", 0.0),
+        "seconds_out": round(sum(c.duration for c in clips), 3),
+    }
+    _write_json(layout.book_summary(voice, book), summary)
+    log.info("%s/%s: %d clips written to %s", voice, book, len(clips), wavs)
+    return summary
+
+
+def _cut_audiobook(spans, source: BookSource, wavs: Path, dataset_dir: Path, voice, book, fmt):
+    requests = [
+        CutRequest(s["cut_start"], s["cut_end"],
+                   wavs / f"{book}_{round(s['cut_start'] * 1000):09d}-{round(s['cut_end'] * 1000):09d}.wav")
+        for s in spans
+    ]
+    results = cut_clips(Path(source.path), requests, fmt.sample_rate, fmt.subtype)
+    clips, rejections = [], []
+    for span, result in zip(spans, results):
+        if result.samples == 0:
+            rejections.append(
+                Rejection(source.path, span["cut_start"], span["cut_end"], span["text"],
+                          Reason.BEYOND_AUDIO_END, "the clip lies past the end of the decoded audio",
+                          book, segment_ids=span["segment_ids"])
+            )
+            continue
+        clips.append(
+            ClipRow(
+                audio_file=result.request.out_path.relative_to(dataset_dir).as_posix(),
+                text=span["text"],
+                duration=round(result.samples / fmt.sample_rate, 4),
+                voice=voice,
+                source=source.path,
+                start=span["cut_start"],
+                end=span["cut_end"],
+                sample_rate=fmt.sample_rate,
+                book=book,
+                segment_ids=span["segment_ids"],
+            )
+        )
+    return clips, rejections
+
+
+def _convert_curated(lines, wavs: Path, dataset_dir: Path, voice, book, fmt, rules: MergeRules):
+    """Resample each curated clip to the dataset format; unreadable or out-of-bounds clips are
+    rejected with their line number."""
+    clips, rejections = [], []
+    for line in lines:
+        audio = Path(line["audio_file"])
+
+        def reject(reason: Reason, detail: str) -> None:
+            rejections.append(
+                Rejection(str(audio), None, None, line["text"], reason, detail, book,
+                          line["line"], line["segment_ids"])
+            )
+
+        try:
+            duration = probe(audio).duration
+            if duration > rules.max_clip_s:
+                reject(Reason.TOO_LONG, f"{duration:.2f} s > {rules.max_clip_s} s")
+                continue
+            samples = np.concatenate(list(stream_pcm(audio, fmt.sample_rate)) or [np.zeros(0, np.float32)])
+        except UnreadableAudioError as exc:
+            reject(Reason.UNREADABLE_AUDIO, str(exc))
+            continue
+        seconds = len(samples) / fmt.sample_rate
+        if seconds < rules.min_clip_s:
+            reject(Reason.TOO_SHORT, f"{seconds:.2f} s < {rules.min_clip_s} s")
+            continue
+        target = wavs / f"{book}_L{line['line']:06d}.wav"
+        write_wav_atomic(target, samples, fmt.sample_rate, fmt.subtype)
+        clips.append(
+            ClipRow(target.relative_to(dataset_dir).as_posix(), line["text"], round(seconds, 4), voice,
+                    str(audio), None, None, fmt.sample_rate, book, line["segment_ids"])
+        )
+    return clips, rejections
+
+
+def _remove_stale_clips(wavs: Path, keep: set[str]) -> None:
+    """Drop clips of an earlier build that the new manifest no longer lists."""
+    if wavs.is_dir():
+        for path in wavs.iterdir():
+            if path.name not in keep:
+                path.unlink()

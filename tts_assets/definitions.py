@@ -1,0 +1,28 @@
+"""The one Definitions object: every stage's assets, checks, jobs and sensors, with resources."""
+
+import os
+
+import dagster as dg
+
+from tts_assets.defs.ingest import assets as ingest_assets
+from tts_assets.defs.ingest import checks as ingest_checks
+from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
+from tts_assets.defs.ingest.sensors import (
+    inbox_sensor,
+    refresh_dataset_after_book,
+    refresh_dataset_after_failed_book,
+)
+from tts_assets.defs.resources import TtsAssetsResource
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([ingest_assets]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest_checks]),
+    jobs=[build_book_job, build_voice_dataset_job],
+    sensors=[inbox_sensor, refresh_dataset_after_book, refresh_dataset_after_failed_book],
+    resources={
+        "tts": TtsAssetsResource(
+            data_root=os.environ.get("TTS_ASSETS_DATA_ROOT"),
+            settings_file=os.environ.get("TTS_ASSETS_SETTINGS"),
+        )
+    },
+)

@@ -1,0 +1,70 @@
+"""New audiobooks in the inbox become partitions and runs; finished books refresh their voice."""
+
+
+import json
+
+import dagster as dg
+
+from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
+from tts_assets.defs.partitions import book_partitions, voice_partitions
+from tts_assets.defs.resources import TtsAssetsResource
+from tts_assets.inbox import ready_items, scan_inbox
+from tts_assets.sources import register_book
+
+
+@dg.sensor(job=build_book_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def inbox_sensor(context: dg.SensorEvaluationContext, tts: TtsAssetsResource) -> dg.SensorResult:
+    """Books dropped into `<data_root>/inbox/<voice>/` start a build once they stop changing."""
+    cursor = json.loads(context.cursor) if context.cursor else {"seen": {}, "submitted": {}}
+    layout = tts.layout()
+    ready, seen_now = ready_items(scan_inbox(layout), cursor["seen"], cursor["submitted"])
+    requests = []
+    for item in ready:
+        register_book(layout, item.voice, item.source, item.book)
+        cursor["submitted"][f"{item.voice}/{item.book}"] = item.fingerprint
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{item.voice}/{item.book}/{item.fingerprint}",
+                partition_key=dg.MultiPartitionKey({"voice": item.voice, "book": item.book}),
+            )
+        )
+    waiting = [k for k in seen_now if k not in cursor["seen"] or cursor["seen"][k] != seen_now[k]]
+    if waiting:
+        context.log.info(f"waiting for files to stop changing: {', '.join(waiting)}")
+    cursor["seen"] = seen_now
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[
+            voice_partitions.build_add_request(sorted({i.voice for i in ready})),
+            book_partitions.build_add_request(sorted({i.book for i in ready})),
+        ],
+        cursor=json.dumps(cursor),
+    )
+
+
+def _refresh_voice(context: dg.RunStatusSensorContext):
+    voice = context.dagster_run.tags.get("dagster/partition/voice")
+    if voice:
+        yield dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=voice)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[build_book_job],
+    request_job=build_voice_dataset_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def refresh_dataset_after_book(context: dg.RunStatusSensorContext):
+    """A built book refreshes its voice's dataset."""
+    yield from _refresh_voice(context)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.FAILURE,
+    monitored_jobs=[build_book_job],
+    request_job=build_voice_dataset_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def refresh_dataset_after_failed_book(context: dg.RunStatusSensorContext):
+    """A book that could not be used still shows in its voice's rejections."""
+    yield from _refresh_voice(context)

@@ -1,0 +1,23 @@
+"""The one resource every asset uses: where the data lives and the dataset settings."""
+
+
+import dagster as dg
+
+from tts_assets.layout import DataLayout
+from tts_assets.settings import DatasetSettings
+
+
+class TtsAssetsResource(dg.ConfigurableResource):
+    data_root: str | None = None  # None: $TTS_ASSETS_DATA_ROOT, else ./data
+    settings_file: str | None = None  # YAML overriding the dataset defaults (configs/dataset.yaml)
+
+    def layout(self) -> DataLayout:
+        return DataLayout.at(self.data_root)
+
+    def settings(self) -> DatasetSettings:
+        return DatasetSettings.load(self.settings_file)
+
+
+def voice_and_book(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    key = context.partition_key
+    return key.keys_by_dimension["voice"], key.keys_by_dimension["book"]

@@ -1,0 +1,103 @@
+"""Where everything lives on disk: every path is a function of (data_root, voice, book)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_ROOT_ENV = "TTS_ASSETS_DATA_ROOT"
+AUDIO_SUFFIXES = (".m4b", ".m4a", ".mp3", ".wav", ".flac", ".ogg", ".opus", ".aac")
+
+
+def resolve_data_root(explicit: str | os.PathLike | None = None) -> Path:
+    """A flag beats the environment, which beats the default `./data`."""
+    chosen = explicit or os.environ.get(DATA_ROOT_ENV) or "data"
+    return Path(chosen).expanduser().resolve()
+
+
+def slugify(name: str) -> str:
+    """A partition key from a file or voice name: lowercase ascii, digits, `_` and `-`."""
+    slug = re.sub(r"[^a-z0-9_-]+", "_", name.lower()).strip("_-")
+    if not slug:
+        raise ValueError(f"{name!r} gives an empty key; use a name with letters or digits")
+    return slug
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    root: Path
+
+    @classmethod
+    def at(cls, data_root: str | os.PathLike | None = None) -> "DataLayout":
+        return cls(resolve_data_root(data_root))
+
+    # inputs
+    def inbox(self, voice: str) -> Path:
+        return self.root / "inbox" / voice
+
+    # per-book intermediates
+    def book_dir(self, voice: str, book: str) -> Path:
+        return self.root / "work" / voice / book
+
+    def source_record(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "source.json"
+
+    def probe_file(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "probe.json"
+
+    def transcript_file(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "segments.jsonl"
+
+    def transcript_rejections(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "segments_rejected.jsonl"
+
+    def merged_file(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "merged.jsonl"
+
+    def merge_rejections(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "merged_rejected.jsonl"
+
+    def book_clips_manifest(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "clips.jsonl"
+
+    def book_rejections(self, voice: str, book: str) -> Path:
+        """Every rejection of the book, from all stages."""
+        return self.book_dir(voice, book) / "rejections.jsonl"
+
+    def book_summary(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "summary.json"
+
+    def book_failure(self, voice: str, book: str) -> Path:
+        """Written when the book's audio cannot be used at all, so the dataset can report it."""
+        return self.book_dir(voice, book) / "failure.json"
+
+    def books(self, voice: str) -> list[str]:
+        """Books of a voice that have been registered (have a source record)."""
+        voice_dir = self.root / "work" / voice
+        if not voice_dir.is_dir():
+            return []
+        return sorted(p.parent.name for p in voice_dir.glob("*/source.json"))
+
+    # per-voice outputs
+    def dataset_dir(self, voice: str) -> Path:
+        return self.root / "datasets" / voice
+
+    def wavs_dir(self, voice: str, book: str) -> Path:
+        return self.dataset_dir(voice) / "wavs" / book
+
+    def train_manifest(self, voice: str) -> Path:
+        return self.dataset_dir(voice) / "train_manifest.jsonl"
+
+    def manifest_parquet(self, voice: str) -> Path:
+        return self.dataset_dir(voice) / "manifest.parquet"
+
+    def rejections(self, voice: str) -> Path:
+        return self.dataset_dir(voice) / "rejections.jsonl"
+
+    def dataset_summary(self, voice: str) -> Path:
+        return self.dataset_dir(voice) / "summary.json"
+
+    def models_dir(self, voice: str) -> Path:
+        return self.root / "models" / voice

@@ -1,0 +1,1 @@
+"""Manifest rows, rejections and their JSONL/Parquet files."""

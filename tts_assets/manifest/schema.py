@@ -1,0 +1,73 @@
+"""The dataset's output contract: one row per clip, one row per rejected segment or input line."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+import pyarrow as pa
+
+
+class Reason(str, Enum):
+    """Stable rejection codes; users grep for them and reports count them."""
+
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    EMPTY_TEXT = "empty_text"
+    UNREADABLE_AUDIO = "unreadable_audio"
+    MISSING_FILE = "missing_file"
+    PATH_OUTSIDE_INPUT = "path_outside_input"
+    MALFORMED_LINE = "malformed_line"
+    BEYOND_AUDIO_END = "beyond_audio_end"
+    NO_SPEECH = "no_speech"
+
+
+@dataclass
+class ClipRow:
+    audio_file: str  # relative to the dataset folder
+    text: str
+    duration: float
+    voice: str
+    source: str
+    start: float | None
+    end: float | None
+    sample_rate: int
+    book: str
+    segment_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Rejection:
+    source: str
+    start: float | None
+    end: float | None
+    text: str | None
+    reason: Reason
+    detail: str
+    book: str = ""
+    line: int | None = None
+    segment_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        row = asdict(self)
+        row["reason"] = self.reason.value
+        return row
+
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("audio_file", pa.string()),
+        ("text", pa.string()),
+        ("duration", pa.float64()),
+        ("voice", pa.string()),
+        ("source", pa.string()),
+        ("start", pa.float64()),
+        ("end", pa.float64()),
+        ("sample_rate", pa.int32()),
+        ("book", pa.string()),
+        ("segment_ids", pa.list_(pa.string())),
+    ]
+)

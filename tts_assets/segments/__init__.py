@@ -1,0 +1,1 @@
+"""Transcript segments and the pure rules that turn them into clip spans."""
