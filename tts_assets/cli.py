@@ -38,25 +38,15 @@ def _run_dataset_build(layout: DataLayout, voice: str, book: str) -> dict:
     """Materialize the book's assets, then the voice's dataset, recorded in $DAGSTER_HOME."""
     import dagster as dg
 
-    from tts_assets.definitions import defs
+    from tts_assets.defs.launch import build_book_and_dataset
     from tts_assets.instance import ensure_dagster_home
 
     home = ensure_dagster_home(layout.root)
-    instance = dg.DagsterInstance.get()
-    instance.add_dynamic_partitions("voice", [voice])
-    instance.add_dynamic_partitions("book", [book])
     click.echo(f"building {voice}/{book} (runs recorded in {home})")
     # Progress comes from the library's own log lines; Dagster's event stream only with -v.
-    level = "DEBUG" if logging.getLogger("tts_assets").level == logging.DEBUG else "CRITICAL"
-    quiet_logs = {"loggers": {"console": {"config": {"log_level": level}}}}
-    book_run = defs.resolve_job_def("build_book").execute_in_process(
-        partition_key=dg.MultiPartitionKey({"voice": voice, "book": book}),
-        instance=instance,
-        run_config=quiet_logs,
-        raise_on_error=False,
-    )
-    dataset_run = defs.resolve_job_def("build_voice_dataset").execute_in_process(
-        partition_key=voice, instance=instance, run_config=quiet_logs, raise_on_error=False
+    verbose = logging.getLogger("tts_assets").level == logging.DEBUG
+    book_run, dataset_run = build_book_and_dataset(
+        dg.DagsterInstance.get(), voice, book, "DEBUG" if verbose else "CRITICAL"
     )
     if not book_run.success:
         failure = layout.book_failure(voice, book)

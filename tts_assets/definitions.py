@@ -1,7 +1,5 @@
 """The one Definitions object: every stage's assets, checks, jobs and sensors, with resources."""
 
-import os
-
 import dagster as dg
 
 from tts_assets.defs.ingest import assets as ingest_assets
@@ -19,10 +17,5 @@ defs = dg.Definitions(
     asset_checks=dg.load_asset_checks_from_modules([ingest_checks]),
     jobs=[build_book_job, build_voice_dataset_job],
     sensors=[inbox_sensor, refresh_dataset_after_book, refresh_dataset_after_failed_book],
-    resources={
-        "tts": TtsAssetsResource(
-            data_root=os.environ.get("TTS_ASSETS_DATA_ROOT"),
-            settings_file=os.environ.get("TTS_ASSETS_SETTINGS"),
-        )
-    },
+    resources={"tts": TtsAssetsResource()},
 )

@@ -12,6 +12,8 @@ from tts_assets.asr.whisper import AsrSettings
 from tts_assets.errors import InputFileError
 from tts_assets.segments.merge import MergeRules
 
+SETTINGS_ENV = "TTS_ASSETS_SETTINGS"
+
 
 class ClipFormat(BaseModel):
     model_config = ConfigDict(extra="forbid")

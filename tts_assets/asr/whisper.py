@@ -18,7 +18,7 @@ import numpy as np
 
 from tts_assets.audio.decode import stream_pcm
 from tts_assets.errors import ModelNotFoundError
-from tts_assets.segments.model import Segment, Word
+from tts_assets.segments.model import Segment, Word, join_words
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ class AsrSettings:
     cpu_threads: int = 0
     window_s: float = 1200.0  # audio held per transcription call
     edge_s: float = 30.0  # segments ending this close to a window's end are redone in the next
+    # Batched decoding returns ~30 s segments; a pause longer than this inside one starts a new
+    # segment, so segments are runs of speech as sequential decoding would give.
+    segment_pause_s: float = 0.5
 
 
 def resolve_device(device: str) -> tuple[str, str]:
@@ -93,18 +96,22 @@ def _t(seconds) -> float:
     return round(float(seconds), 3)
 
 
-def _to_segment(raw, offset: float, index: int, id_prefix: str) -> Segment:
-    words = tuple(
+def _speech_runs(raw, offset: float, pause_s: float) -> list[tuple[float, float, str, tuple[Word, ...]]]:
+    """A Whisper segment as (start, end, text, words) runs split at pauses longer than `pause_s`."""
+    words = [
         Word(w.word, _t(w.start + offset), _t(w.end + offset), round(float(w.probability), 4))
         for w in (raw.words or [])
-    )
-    return Segment(
-        id=f"{id_prefix}{index:06d}",
-        start=_t(raw.start + offset),
-        end=_t(raw.end + offset),
-        text=raw.text.strip(),
-        words=words,
-    )
+    ]
+    if not words:
+        return [(_t(raw.start + offset), _t(raw.end + offset), raw.text.strip(), ())]
+    runs, current = [], [words[0]]
+    for previous, word in zip(words, words[1:]):
+        if word.start - previous.end > pause_s:
+            runs.append(current)
+            current = []
+        current.append(word)
+    runs.append(current)
+    return [(run[0].start, run[-1].end, join_words(run), tuple(run)) for run in runs]
 
 
 def transcribe(
@@ -137,8 +144,9 @@ def transcribe(
             if not final and end * WHISPER_RATE > limit:
                 first_redo = int(raw.start * WHISPER_RATE)
                 break
-            yield _to_segment(raw, offset / WHISPER_RATE, index, id_prefix)
-            index += 1
+            for start, end, text, words in _speech_runs(raw, offset / WHISPER_RATE, settings.segment_pause_s):
+                yield Segment(f"{id_prefix}{index:06d}", start, end, text, words)
+                index += 1
             kept_until = int(end * WHISPER_RATE)
         if not final:
             # Redo from the first segment that reached the edge, so no speech is split.

@@ -13,6 +13,11 @@ from tts_assets.audio.decode import stream_pcm
 
 # A clip may end this far past the decoded audio (rounding of word times at the very end).
 END_TOLERANCE_S = 0.1
+# Word times from ASR are off by up to a few hundred ms: a cut that lands in speech moves to the
+# nearest pause within this reach.
+SNAP_REACH_S = 0.3
+PAUSE_MIN_S = 0.06  # a quiet run shorter than this is a stop consonant, not a pause
+PAUSE_MARGIN_S = 0.08  # keep a moved cut this far inside the pause when it is long enough
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,42 @@ class CutRequest:
 class CutResult:
     request: CutRequest
     samples: int  # 0 when the clip lies past the end of the decoded audio
+    start: float  # where the clip was actually cut, after moving out of speech
+    end: float
+
+
+def quiet_position(audio: np.ndarray, position: int, sample_rate: int) -> int:
+    """The point nearest to `position` that lies in a pause, PAUSE_MARGIN_S clear of speech.
+
+    A pause is a run of at least PAUSE_MIN_S of 10 ms frames quieter than a tenth of the loud
+    frames around it. Without one within SNAP_REACH_S, the position is kept.
+    """
+    frame = sample_rate // 100
+    reach = int(SNAP_REACH_S * sample_rate)
+    lo = max(0, position - reach) // frame * frame
+    count = (min(len(audio), position + reach) - lo) // frame
+    if count < 3:
+        return position
+    frames = audio[lo : lo + count * frame].reshape(count, frame)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    quiet = np.concatenate([rms <= max(0.1 * np.percentile(rms, 95), 1e-4), [False]])
+    here = min(max((position - lo) // frame, 0), count - 1)
+    min_run, margin = max(1, round(PAUSE_MIN_S * 100)), round(PAUSE_MARGIN_S * 100)
+    best, best_distance, run_start = None, None, None
+    for index, is_quiet in enumerate(quiet):
+        if is_quiet:
+            run_start = index if run_start is None else run_start
+            continue
+        if run_start is not None and index - run_start >= min_run:
+            inset = min(margin, (index - run_start) // 2)
+            first, last = run_start + inset, index - 1 - inset
+            target = min(max(here, first), last) if first <= last else (run_start + index) // 2
+            if best_distance is None or abs(target - here) < best_distance:
+                best, best_distance = target, abs(target - here)
+        run_start = None
+    if best is None or best == here:
+        return position
+    return lo + best * frame + frame // 2
 
 
 def write_wav_atomic(target: Path, samples: np.ndarray, sample_rate: int, subtype: str) -> None:
@@ -43,13 +84,15 @@ def cut_clips(
     """Decode `source` once, resampled to mono `sample_rate`, and write every requested clip.
 
     Only the audio between the earliest unwritten clip's start and the decode position is
-    held, so memory is bounded by the longest clip, not by the book. Each clip is written
-    atomically. Results come back in the order of `requests`.
+    held, so memory is bounded by the longest clip, not by the book. A cut point that falls in
+    speech moves to the nearest pause (see `quiet_position`). Each clip is written atomically.
+    Results come back in the order of `requests`.
     """
     order = sorted(range(len(requests)), key=lambda i: requests[i].start)
     bounds = [
         (max(0, round(r.start * sample_rate)), max(0, round(r.end * sample_rate))) for r in requests
     ]
+    reach = int(SNAP_REACH_S * sample_rate)
     results: dict[int, CutResult] = {}
     buffer = np.zeros(0, dtype=np.float32)
     buffer_offset = 0  # sample index of buffer[0] in the decoded stream
@@ -61,19 +104,23 @@ def cut_clips(
         while next_pos < len(order):
             index = order[next_pos]
             start, end = bounds[index]
-            if end > available_end:
-                if not final:
-                    break
-                if end - available_end > END_TOLERANCE_S * sample_rate or start >= available_end:
-                    results[index] = CutResult(requests[index], 0)
-                    next_pos += 1
-                    continue
-                end = available_end
+            if end + reach > available_end and not final:
+                break
+            if end > available_end and (
+                end - available_end > END_TOLERANCE_S * sample_rate or start >= available_end
+            ):
+                results[index] = CutResult(requests[index], 0, requests[index].start, requests[index].end)
+                next_pos += 1
+                continue
+            start = buffer_offset + quiet_position(buffer, start - buffer_offset, sample_rate)
+            end = buffer_offset + quiet_position(buffer, min(end, available_end) - buffer_offset, sample_rate)
             clip = buffer[start - buffer_offset : end - buffer_offset]
             write_wav_atomic(requests[index].out_path, clip, sample_rate, subtype)
-            results[index] = CutResult(requests[index], len(clip))
+            results[index] = CutResult(
+                requests[index], len(clip), round(start / sample_rate, 3), round(end / sample_rate, 3)
+            )
             next_pos += 1
-        keep_from = bounds[order[next_pos]][0] if next_pos < len(order) else available_end
+        keep_from = bounds[order[next_pos]][0] - reach if next_pos < len(order) else available_end
         drop = min(max(0, keep_from - buffer_offset), len(buffer))
         buffer = buffer[drop:]
         buffer_offset += drop

@@ -1,21 +1,23 @@
 """The one resource every asset uses: where the data lives and the dataset settings."""
 
 
+import os
+
 import dagster as dg
 
 from tts_assets.layout import DataLayout
-from tts_assets.settings import DatasetSettings
+from tts_assets.settings import SETTINGS_ENV, DatasetSettings
 
 
 class TtsAssetsResource(dg.ConfigurableResource):
     data_root: str | None = None  # None: $TTS_ASSETS_DATA_ROOT, else ./data
-    settings_file: str | None = None  # YAML overriding the dataset defaults (configs/dataset.yaml)
+    settings_file: str | None = None  # None: $TTS_ASSETS_SETTINGS (a YAML like configs/dataset.yaml)
 
     def layout(self) -> DataLayout:
         return DataLayout.at(self.data_root)
 
     def settings(self) -> DatasetSettings:
-        return DatasetSettings.load(self.settings_file)
+        return DatasetSettings.load(self.settings_file or os.environ.get(SETTINGS_ENV))
 
 
 def voice_and_book(context: dg.AssetExecutionContext) -> tuple[str, str]:

@@ -187,7 +187,7 @@ def plan_spans(
             continue
         kept.append(span)
     speech = [(p.start, p.end) for p in pieces]
-    speech += [(r.start, r.end) for r in plan.rejections if r.reason is Reason.TOO_LONG]
+    speech += [(r.start, r.end) for r in plan.rejections]  # rejected speech is still not to be cut into
     _place_cuts(kept, speech, rules.pad_s)
     plan.spans = kept
     return plan

@@ -1,0 +1,93 @@
+"""Probe, streaming decode and cutting on real files."""
+
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tts_assets.atomic import atomic_path
+from tts_assets.audio.cut import CutRequest, cut_clips
+from tts_assets.audio.decode import stream_pcm
+from tts_assets.audio.probe import probe
+from tts_assets.errors import UnreadableAudioError
+
+
+def test_probe_reads_m4b_chapters(sample_book):
+    info = probe(sample_book.audio)
+    assert info.codec == "aac" and info.channels == 1 and info.sample_rate == 22050
+    assert [c.title for c in info.chapters] == ["Chapter One", "Chapter Two"]
+    assert info.chapters[1].start == pytest.approx(
+        max(s["end"] for s in sample_book.sentences if s["chapter"] == 1) + 0.6 + 2.0, abs=0.05
+    )
+    assert info.duration == pytest.approx(info.chapters[-1].end, abs=0.1)
+
+
+def test_stream_pcm_chunks_are_bounded_and_complete(librivox_book):
+    chunks = list(stream_pcm(librivox_book.audio, 24000, chunk_seconds=2.0))
+    assert all(len(c) == 48000 for c in chunks[:-1]) and 0 < len(chunks[-1]) <= 48000
+    total = sum(len(c) for c in chunks) / 24000
+    assert total == pytest.approx(sf.info(librivox_book.audio).duration, abs=0.01)
+
+
+def test_cut_clips_matches_slices_of_a_full_decode(librivox_book, tmp_path):
+    full = np.concatenate(list(stream_pcm(librivox_book.audio, 24000)))
+    spans = [(0.5, 3.25), (3.0, 6.0), (10.0, 12.5), (29.0, 29.7)]  # overlapping and at the end
+    requests = [CutRequest(a, b, tmp_path / f"c{i}.wav") for i, (a, b) in enumerate(spans)]
+    results = cut_clips(librivox_book.audio, list(reversed(requests)), 24000, "PCM_16", chunk_seconds=1.0)
+    assert [r.request for r in results] == list(reversed(requests))
+    for (start, end), request in zip(spans, requests):
+        clip, rate = sf.read(request.out_path, dtype="float32")
+        assert rate == 24000 and sf.info(request.out_path).subtype == "PCM_16"
+        expected = full[round(start * 24000) : round(end * 24000)]
+        assert len(clip) == len(expected)
+        assert np.abs(clip - expected).max() < 1e-3  # 16-bit quantisation only
+
+
+def test_cut_past_the_end_is_reported_not_written(librivox_book, tmp_path):
+    results = cut_clips(librivox_book.audio, [CutRequest(40.0, 42.0, tmp_path / "late.wav")])
+    assert results[0].samples == 0 and not (tmp_path / "late.wav").exists()
+
+
+@pytest.mark.parametrize(
+    "content, cause",
+    [(b"", "empty file"), (b"this is not audio at all\n" * 50, "not a decodable audio file")],
+)
+def test_unusable_files_get_one_clear_error(tmp_path, content, cause):
+    path = tmp_path / "book.mp3"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableAudioError) as error:
+        probe(path)
+    assert str(path) in str(error.value) and cause in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("suffix", [".flac", ".mp3"])
+def test_truncated_file_is_detected_while_decoding(librivox_book, tmp_path, suffix):
+    """FLAC (STREAMINFO) and MP3 (Xing header) announce their length; a cut-off copy is caught."""
+    whole = tmp_path / f"whole{suffix}"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(librivox_book.audio), str(whole)], check=True)
+    truncated = tmp_path / f"truncated{suffix}"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    announced = probe(truncated).duration
+    assert announced == pytest.approx(probe(whole).duration, abs=0.1)  # the header still says all
+    with pytest.raises(UnreadableAudioError, match=f"truncated{suffix}"):
+        list(stream_pcm(truncated, 16000, expected_duration=announced))
+
+
+def test_truncated_m4b_cannot_be_opened(sample_book, tmp_path):
+    truncated = tmp_path / "truncated.m4b"
+    truncated.write_bytes(sample_book.audio.read_bytes()[:100_000])
+    with pytest.raises(UnreadableAudioError, match="truncated.m4b"):
+        probe(truncated)
+
+
+def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path):
+    target = tmp_path / "manifest.jsonl"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.jsonl"]
