@@ -170,7 +170,7 @@ def main() -> None:
         run["ratio_to_baseline"] = round(run["wall_s"] / base, 2)
 
     print(f"\n## ingest vs bare faster-whisper — {book.duration / 60:.1f} min book, "
-          f"model {Path(args.model).name}, {os.cpu_count()} CPUs\n")
+          f"model {Path(args.model).parent.name}/{Path(args.model).name}, {os.cpu_count()} CPUs\n")
     print(markdown_table(
         ["run", "wall s", "× real time", "÷ baseline", "peak RSS MB", "segments", "clips",
          "WER (output)", "WER (ASR segments)"],

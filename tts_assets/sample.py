@@ -36,6 +36,16 @@ CHAPTERS = [
             "Do you not want to know who has taken it? cried his wife impatiently.",
             "You want to tell me, and I have no objection to hearing it.",
             "This was invitation enough.",
+            "Why, my dear, you must know, Missus Long says that Netherfield is taken by a young man "
+            "of large fortune from the north of England.",
+            "He came down on Monday in a chaise and four to see the place, and was so much "
+            "delighted with it that he agreed with Mister Morris immediately.",
+            "He is to take possession before Michaelmas, and some of his servants are to be in the "
+            "house by the end of next week.",
+            "What is his name? Bingley.",
+            "Is he married or single? Oh, single, my dear, to be sure!",
+            "A single man of large fortune; four or five thousand a year.",
+            "What a fine thing for our girls!",
         ],
     ),
     (
@@ -52,6 +62,14 @@ CHAPTERS = [
             "loaves and fishes, that things in general were settled for ever.",
             "The old clock in the hall struck seven, and the house was quiet again.",
             "Nobody on the road could see more than a few yards ahead in the mist.",
+            "It was the Dover road that lay, on a Friday night late in November, before the first of "
+            "the persons with whom this history has business.",
+            "He walked uphill in the mire by the side of the mail, as the rest of the passengers did.",
+            "Not because they had the least relish for walking exercise, under the circumstances, "
+            "but because the hill, and the harness, and the mud, and the mail, were all so heavy.",
+            "The horses had three times already come to a stop.",
+            "With drooping heads and tremulous tails, they mashed their way through the thick mud.",
+            "A steaming mist in all the hollows had roamed in its forlornness up the hill.",
         ],
     ),
 ]

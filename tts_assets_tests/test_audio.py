@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from tts_assets.atomic import atomic_path
-from tts_assets.audio.cut import CutRequest, cut_clips
+from tts_assets.audio.cut import CutRequest, cut_clips, quiet_position
 from tts_assets.audio.decode import stream_pcm
 from tts_assets.audio.probe import probe
 from tts_assets.errors import UnreadableAudioError
@@ -36,12 +36,25 @@ def test_cut_clips_matches_slices_of_a_full_decode(librivox_book, tmp_path):
     requests = [CutRequest(a, b, tmp_path / f"c{i}.wav") for i, (a, b) in enumerate(spans)]
     results = cut_clips(librivox_book.audio, list(reversed(requests)), 24000, "PCM_16", chunk_seconds=1.0)
     assert [r.request for r in results] == list(reversed(requests))
-    for (start, end), request in zip(spans, requests):
-        clip, rate = sf.read(request.out_path, dtype="float32")
-        assert rate == 24000 and sf.info(request.out_path).subtype == "PCM_16"
-        expected = full[round(start * 24000) : round(end * 24000)]
-        assert len(clip) == len(expected)
+    for (start, end), result in zip(spans, reversed(results)):
+        clip, rate = sf.read(result.request.out_path, dtype="float32")
+        assert rate == 24000 and sf.info(result.request.out_path).subtype == "PCM_16"
+        assert abs(result.start - start) <= 0.3 and abs(result.end - end) <= 0.3
+        expected = full[round(result.start * 24000) : round(result.end * 24000)]
+        assert len(clip) == len(expected) == result.samples
         assert np.abs(clip - expected).max() < 1e-3  # 16-bit quantisation only
+
+
+def test_a_cut_in_speech_moves_into_the_nearest_pause_and_one_in_a_pause_stays():
+    rate = 24000
+    t = np.arange(rate) / rate
+    tone = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    audio = np.concatenate([tone, np.zeros(int(0.4 * rate), np.float32), tone])  # pause 1.0–1.4 s
+    moved = quiet_position(audio, int(0.95 * rate), rate) / rate
+    assert 1.0 + 0.07 <= moved <= 1.1  # inside the pause, clear of the speech edge, nearest to 0.95
+    assert quiet_position(audio, int(1.2 * rate), rate) == int(1.2 * rate)
+    assert 1.3 <= quiet_position(audio, int(1.6 * rate), rate) / rate <= 1.4 - 0.07
+    assert quiet_position(audio, int(0.5 * rate), rate) == int(0.5 * rate)  # no pause within reach
 
 
 def test_cut_past_the_end_is_reported_not_written(librivox_book, tmp_path):

@@ -43,8 +43,10 @@ def quiet_position(audio: np.ndarray, position: int, sample_rate: int) -> int:
     """
     frame = sample_rate // 100
     reach = int(SNAP_REACH_S * sample_rate)
-    lo = max(0, position - reach) // frame * frame
-    count = (min(len(audio), position + reach) - lo) // frame
+    # Look a margin past the reach, so a pause's true edges are seen, not the window's.
+    look = reach + int(PAUSE_MARGIN_S * sample_rate)
+    lo = max(0, position - look) // frame * frame
+    count = (min(len(audio), position + look) - lo) // frame
     if count < 3:
         return position
     frames = audio[lo : lo + count * frame].reshape(count, frame)
@@ -61,7 +63,8 @@ def quiet_position(audio: np.ndarray, position: int, sample_rate: int) -> int:
             inset = min(margin, (index - run_start) // 2)
             first, last = run_start + inset, index - 1 - inset
             target = min(max(here, first), last) if first <= last else (run_start + index) // 2
-            if best_distance is None or abs(target - here) < best_distance:
+            within_reach = abs(target - here) * frame <= reach
+            if within_reach and (best_distance is None or abs(target - here) < best_distance):
                 best, best_distance = target, abs(target - here)
         run_start = None
     if best is None or best == here:
@@ -116,9 +119,7 @@ def cut_clips(
             end = buffer_offset + quiet_position(buffer, min(end, available_end) - buffer_offset, sample_rate)
             clip = buffer[start - buffer_offset : end - buffer_offset]
             write_wav_atomic(requests[index].out_path, clip, sample_rate, subtype)
-            results[index] = CutResult(
-                requests[index], len(clip), round(start / sample_rate, 3), round(end / sample_rate, 3)
-            )
+            results[index] = CutResult(requests[index], len(clip), start / sample_rate, end / sample_rate)
             next_pos += 1
         keep_from = bounds[order[next_pos]][0] - reach if next_pos < len(order) else available_end
         drop = min(max(0, keep_from - buffer_offset), len(buffer))

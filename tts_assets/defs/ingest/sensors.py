@@ -42,29 +42,28 @@ def inbox_sensor(context: dg.SensorEvaluationContext, tts: TtsAssetsResource) ->
     )
 
 
-def _refresh_voice(context: dg.RunStatusSensorContext):
-    voice = context.dagster_run.tags.get("dagster/partition/voice")
-    if voice:
-        yield dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=voice)
+def _refresh_voice_sensor(name: str, status: dg.DagsterRunStatus, description: str):
+    @dg.run_status_sensor(
+        name=name,
+        description=description,
+        run_status=status,
+        monitored_jobs=[build_book_job],
+        request_job=build_voice_dataset_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def refresh(context: dg.RunStatusSensorContext):
+        voice = context.dagster_run.tags.get("dagster/partition/voice")
+        if voice:
+            yield dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=voice)
+
+    return refresh
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[build_book_job],
-    request_job=build_voice_dataset_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+refresh_dataset_after_book = _refresh_voice_sensor(
+    "refresh_dataset_after_book", dg.DagsterRunStatus.SUCCESS, "A built book refreshes its voice's dataset."
 )
-def refresh_dataset_after_book(context: dg.RunStatusSensorContext):
-    """A built book refreshes its voice's dataset."""
-    yield from _refresh_voice(context)
-
-
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.FAILURE,
-    monitored_jobs=[build_book_job],
-    request_job=build_voice_dataset_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+refresh_dataset_after_failed_book = _refresh_voice_sensor(
+    "refresh_dataset_after_failed_book",
+    dg.DagsterRunStatus.FAILURE,
+    "A book that could not be used still shows in its voice's rejections.",
 )
-def refresh_dataset_after_failed_book(context: dg.RunStatusSensorContext):
-    """A book that could not be used still shows in its voice's rejections."""
-    yield from _refresh_voice(context)
