@@ -108,3 +108,15 @@ def test_random_segments_every_id_accounted_once_and_no_cut_inside_a_word():
             assert span.end - span.start >= RULES.min_clip_s - 1e-9
             for cut in (span.cut_start, span.cut_end):
                 assert not any(w.start < cut < w.end for w in all_words), (trial, cut)
+
+
+def test_a_short_tail_joins_the_clip_before_it():
+    plan = plan_spans([seg("a", 0.0, 4.0), seg("tail", 4.1, 4.6), seg("b", 6.0, 9.0)], RULES)
+    assert [s.segment_ids for s in plan.spans] == [["a", "tail"], ["b"]]
+    assert not plan.rejections
+
+
+def test_padding_stops_at_a_touching_neighbour():
+    plan = plan_spans([seg("a", 0.0, 4.0), seg("b", 4.0, 7.0)], RULES)
+    a, b = plan.spans
+    assert a.cut_end == 4.0 and b.cut_start == 4.0

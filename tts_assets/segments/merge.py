@@ -167,9 +167,20 @@ def plan_spans(
                 continue
         groups.append([piece])
 
-    kept = []
+    kept: list[Span] = []
     for group in groups:
         span = Span(group)
+        previous = kept[-1] if kept else None
+        if (
+            span.end - span.start < rules.min_clip_s
+            and previous is not None
+            and span.start - previous.end <= rules.max_gap_s
+            and span.end - previous.start <= rules.max_clip_s
+            and not any(previous.end <= b <= span.start for b in hard_breaks)
+        ):
+            # A short tail (e.g. the end of a sentence Whisper split) joins the clip before it.
+            previous.pieces.extend(group)
+            continue
         if span.end - span.start < rules.min_clip_s:
             # One rejection per segment, so accepted + rejected always adds up to the total.
             for piece in group:
@@ -204,7 +215,7 @@ def _place_cuts(spans: list[Span], occupied: list[tuple[float, float]], pad_s: f
         ends_so_far.append(running_end)
     for span in spans:
         before = bisect.bisect_left(starts, span.start) - 1  # speech that starts before this span
-        after = bisect.bisect_right(starts, span.end)  # speech that starts after it
+        after = bisect.bisect_left(starts, span.end)  # speech that starts where it ends, or later
         lower = span.start - pad_s
         if before >= 0 and ends_so_far[before] <= span.start:
             lower = max(lower, (ends_so_far[before] + span.start) / 2)
