@@ -1,0 +1,1 @@
+"""Text normalization: what the speaker says, spelled out, so aligners and TTS models see words."""
