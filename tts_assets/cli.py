@@ -34,6 +34,11 @@ def _use_data_root(data_root: str | None) -> DataLayout:
     return DataLayout(root)
 
 
+def _dagster_log_level() -> str:
+    """Progress comes from the library's own log lines; Dagster's event stream only with -v."""
+    return "DEBUG" if logging.getLogger("tts_assets").level == logging.DEBUG else "CRITICAL"
+
+
 def _run_dataset_build(layout: DataLayout, voice: str, book: str) -> dict:
     """Materialize the book's assets, then the voice's dataset, recorded in $DAGSTER_HOME."""
     import dagster as dg
@@ -43,11 +48,7 @@ def _run_dataset_build(layout: DataLayout, voice: str, book: str) -> dict:
 
     home = ensure_dagster_home(layout.root)
     click.echo(f"building {voice}/{book} (runs recorded in {home})")
-    # Progress comes from the library's own log lines; Dagster's event stream only with -v.
-    verbose = logging.getLogger("tts_assets").level == logging.DEBUG
-    book_run, dataset_run = build_book_and_dataset(
-        dg.DagsterInstance.get(), voice, book, "DEBUG" if verbose else "CRITICAL"
-    )
+    book_run, dataset_run = build_book_and_dataset(dg.DagsterInstance.get(), voice, book, _dagster_log_level())
     if not book_run.success:
         failure = layout.book_failure(voice, book)
         reason = json.loads(failure.read_text())["error"] if failure.is_file() else "see the run's logs"
@@ -125,6 +126,37 @@ def ingest_transcript(audio_dir, transcripts_jsonl, voice, data_root) -> None:
     except (TtsAssetsError, ValueError) as error:
         _fail(str(error))
     _print_summary(layout, voice, summary)
+
+
+@main.command()
+@click.argument("voice")
+@data_root_option
+def align(voice, data_root) -> None:
+    """Align VOICE's dataset: normalized text, word times, refined cuts, quality filters, split."""
+    import dagster as dg
+
+    from tts_assets.defs.launch import run_voice_job
+    from tts_assets.instance import ensure_dagster_home
+
+    layout = _use_data_root(data_root)
+    voice = slugify(voice)
+    if not layout.train_manifest(voice).is_file():
+        _fail(f"no dataset for voice {voice!r} under {layout.root}; run `tts-assets ingest` first")
+    ensure_dagster_home(layout.root)
+    run = run_voice_job(dg.DagsterInstance.get(), "align_voice", voice, _dagster_log_level())
+    if not run.success:
+        failures = run.get_step_failure_events()
+        reason = failures[0].step_failure_data.error.message.strip() if failures else "a check failed"
+        _fail(f"aligning voice {voice!r} failed: {reason.splitlines()[-1]} (run {run.run_id})")
+    summary = json.loads(layout.aligned_summary(voice).read_text())
+    click.echo(f"aligned dataset: {layout.aligned_manifest(voice)}")
+    click.echo(
+        f"  {summary['clips_kept']} of {summary['clips_in']} clips kept ({summary['train']} train, "
+        f"{summary['val']} val), {summary['hours_kept'] * 60:.1f} min, aligner {summary['aligner']}, "
+        f"mean score {summary['mean_align_score']:.2f}"
+    )
+    for reason, count in summary["rejections_by_reason"].items():
+        click.echo(f"  rejected {reason}: {count}")
 
 
 @main.command()

@@ -2,6 +2,9 @@
 
 import dagster as dg
 
+from tts_assets.defs.align import assets as align_assets
+from tts_assets.defs.align import checks as align_checks
+from tts_assets.defs.align.jobs import align_voice_job
 from tts_assets.defs.ingest import assets as ingest_assets
 from tts_assets.defs.ingest import checks as ingest_checks
 from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
@@ -13,9 +16,9 @@ from tts_assets.defs.ingest.sensors import (
 from tts_assets.defs.resources import TtsAssetsResource
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest_assets]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest_checks]),
-    jobs=[build_book_job, build_voice_dataset_job],
+    assets=dg.load_assets_from_modules([ingest_assets, align_assets]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest_checks, align_checks]),
+    jobs=[build_book_job, build_voice_dataset_job, align_voice_job],
     sensors=[inbox_sensor, refresh_dataset_after_book, refresh_dataset_after_failed_book],
     resources={"tts": TtsAssetsResource()},
 )

@@ -99,5 +99,22 @@ class DataLayout:
     def dataset_summary(self, voice: str) -> Path:
         return self.dataset_dir(voice) / "summary.json"
 
+    # the aligned, filtered and split dataset
+    def aligned_wavs_dir(self, voice: str, book: str) -> Path:
+        return self.dataset_dir(voice) / "wavs_aligned" / book
+
+    def aligned_manifest(self, voice: str) -> Path:
+        return self.dataset_dir(voice) / "train_aligned.jsonl"
+
+    def aligned_parquet(self, voice: str) -> Path:
+        return self.dataset_dir(voice) / "train_aligned.parquet"
+
+    def aligned_rejections(self, voice: str) -> Path:
+        """Clips of train_manifest.jsonl that alignment or a quality filter rejected."""
+        return self.dataset_dir(voice) / "rejections_aligned.jsonl"
+
+    def aligned_summary(self, voice: str) -> Path:
+        return self.dataset_dir(voice) / "summary_aligned.json"
+
     def models_dir(self, voice: str) -> Path:
         return self.root / "models" / voice

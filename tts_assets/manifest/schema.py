@@ -20,6 +20,15 @@ class Reason(str, Enum):
     MALFORMED_LINE = "malformed_line"
     BEYOND_AUDIO_END = "beyond_audio_end"
     NO_SPEECH = "no_speech"
+    # alignment and quality (the aligned dataset)
+    ALIGN_FAILED = "align_failed"
+    LOW_ALIGN_SCORE = "low_align_score"
+    SPEAKING_RATE_OUTLIER = "speaking_rate_outlier"
+    CLIPPING = "clipping"
+    LOW_SNR = "low_snr"
+    TOO_MUCH_SILENCE = "too_much_silence"
+    LENGTH_MISMATCH = "length_mismatch"
+    CUT_INSIDE_WORD = "cut_inside_word"
 
 
 @dataclass

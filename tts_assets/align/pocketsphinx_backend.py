@@ -1,0 +1,87 @@
+"""Offline English forced alignment with pocketsphinx's en-US acoustic model and CMUdict."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from tts_assets.align.base import ALIGN_RATE, AlignedWord, AlignmentError
+
+FRAME_S = 0.01
+NON_WORDS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]"}
+
+# Letter-to-sound guesses for words CMUdict lacks (names, old spellings). Crude, but it gives the
+# aligner a pronunciation of about the right length, which is all alignment needs.
+_GRAPHEMES = [
+    ("tch", "CH"), ("sch", "S K"), ("igh", "AY"), ("ough", "AO"), ("augh", "AO"), ("eigh", "EY"),
+    ("th", "TH"), ("sh", "SH"), ("ch", "CH"), ("ph", "F"), ("wh", "W"), ("ck", "K"), ("ng", "NG"),
+    ("qu", "K W"), ("ee", "IY"), ("ea", "IY"), ("oo", "UW"), ("ou", "AW"), ("ow", "OW"),
+    ("ai", "EY"), ("ay", "EY"), ("oi", "OY"), ("oy", "OY"), ("au", "AO"), ("aw", "AO"),
+    ("ie", "IY"), ("ei", "EY"), ("er", "ER"), ("ir", "ER"), ("ur", "ER"), ("ar", "AA R"),
+    ("or", "AO R"), ("a", "AE"), ("b", "B"), ("c", "K"), ("d", "D"), ("e", "EH"), ("f", "F"),
+    ("g", "G"), ("h", "HH"), ("i", "IH"), ("j", "JH"), ("k", "K"), ("l", "L"), ("m", "M"),
+    ("n", "N"), ("o", "AA"), ("p", "P"), ("q", "K"), ("r", "R"), ("s", "S"), ("t", "T"),
+    ("u", "AH"), ("v", "V"), ("w", "W"), ("x", "K S"), ("y", "Y"), ("z", "Z"),
+]
+
+
+def guess_phones(word: str) -> str:
+    phones, i, letters = [], 0, re.sub(r"[^a-z]", "", word.lower())
+    while i < len(letters):
+        for graphemes, sound in _GRAPHEMES:
+            if letters.startswith(graphemes, i):
+                phones.append(sound)
+                i += len(graphemes)
+                break
+        else:
+            i += 1
+    # Collapse doubled consonants ("ll" is one L).
+    collapsed = [p for j, p in enumerate(phones) if j == 0 or p != phones[j - 1]]
+    return " ".join(collapsed) or "AH"
+
+
+class PocketsphinxAligner:
+    name = "pocketsphinx"
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self._decoder = Decoder(samprate=ALIGN_RATE, loglevel="FATAL")
+
+    def _ensure_known(self, words: list[str]) -> None:
+        for word in set(words):
+            if self._decoder.lookup_word(word) is None:
+                self._decoder.add_word(word, guess_phones(word), True)
+
+    def align(self, audio: np.ndarray, words: list[str]) -> list[AlignedWord]:
+        if not words:
+            raise AlignmentError("no words to align")
+        self._ensure_known(words)
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+        decoder = self._decoder
+        try:
+            decoder.set_align_text(" ".join(words))
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+        except RuntimeError as exc:
+            raise AlignmentError(f"pocketsphinx: {exc}") from exc
+        if decoder.hyp() is None:
+            raise AlignmentError("pocketsphinx found no alignment (audio and text do not match)")
+        aligned = []
+        for segment in decoder.seg():
+            word = re.sub(r"\(\d+\)$", "", segment.word)  # "and(2)": an alternative pronunciation
+            if word in NON_WORDS:
+                continue
+            frames = segment.end_frame - segment.start_frame + 1
+            # ascore is the acoustic likelihood; its per-frame geometric mean is a 0..1 match score.
+            score = math.exp(math.log(max(segment.ascore, 1e-300)) / frames)
+            aligned.append(
+                AlignedWord(word, round(segment.start_frame * FRAME_S, 3),
+                            round((segment.end_frame + 1) * FRAME_S, 3), round(score, 4))
+            )
+        if [w.word for w in aligned] != words:
+            raise AlignmentError(f"pocketsphinx aligned {len(aligned)} of {len(words)} words")
+        return aligned

@@ -1,0 +1,251 @@
+"""The aligned dataset: normalized text, word times, refined boundaries, quality filters, split.
+
+Reads a voice's `train_manifest.jsonl`; every clip there ends in exactly one of
+`train_aligned.jsonl` and `rejections_aligned.jsonl`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from tts_assets.align.base import ALIGN_RATE, AlignedWord, Aligner, AlignmentError, clip_score
+from tts_assets.atomic import write_text_atomic
+from tts_assets.audio.cut import CutRequest, cut_clips, write_wav_atomic
+from tts_assets.errors import UnreadableAudioError
+from tts_assets.layout import DataLayout
+from tts_assets.manifest.io import read_jsonl, write_jsonl, write_parquet
+from tts_assets.manifest.schema import Reason
+from tts_assets.quality.measures import measure, normalize_loudness
+from tts_assets.settings import AlignSettings, DatasetSettings
+from tts_assets.text.normalize import normalize_text, spoken_words
+
+log = logging.getLogger(__name__)
+
+
+def make_aligner(settings: AlignSettings) -> Aligner:
+    backend = settings.backend
+    if backend == "auto":
+        backend = "whisperx" if settings.wav2vec2_model else "pocketsphinx"
+    if backend == "whisperx":
+        from tts_assets.align.whisperx_backend import WhisperxAligner
+
+        return WhisperxAligner(settings.wav2vec2_model, settings.language, settings.device)
+    if backend == "pocketsphinx":
+        if settings.language != "en":
+            raise ValueError("the pocketsphinx aligner is English only; set align.wav2vec2_model")
+        from tts_assets.align.pocketsphinx_backend import PocketsphinxAligner
+
+        return PocketsphinxAligner()
+    raise ValueError(f"unknown aligner backend {backend!r} (auto, pocketsphinx or whisperx)")
+
+
+def split_of(row: dict, val_fraction: float) -> str:
+    """train or val from a hash of the clip's identity: stable whatever other clips come and go."""
+    key = f"{row['book']}/{'+'.join(row['segment_ids'])}"
+    value = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    return "val" if value < val_fraction else "train"
+
+
+@dataclass
+class _Candidate:
+    row: dict
+    text: str
+    words: list[AlignedWord]  # relative to the original clip
+    score: float
+    request: CutRequest
+
+
+def _rejection(row: dict, reason: Reason, detail: str) -> dict:
+    return {
+        "source": row["source"], "start": row["start"], "end": row["end"], "text": row["text"],
+        "reason": reason.value, "detail": detail, "book": row["book"], "line": None,
+        "segment_ids": row["segment_ids"], "audio_file": row["audio_file"],
+    }
+
+
+def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSettings, layout, voice):
+    """A candidate with refined cut points, or a rejection."""
+    text = normalize_text(row["text"], settings.align.language)
+    words = spoken_words(text)
+    if not words:
+        return _rejection(row, Reason.EMPTY_TEXT, f"no speakable words in {text!r}")
+    audio, rate = sf.read(dataset_dir / row["audio_file"], dtype="float32")
+    spoiled = _signal_rejection(audio, rate, settings)
+    if spoiled:
+        return _rejection(row, *spoiled)
+    audio16 = soxr.resample(audio, rate, ALIGN_RATE) if rate != ALIGN_RATE else audio
+    try:
+        aligned = aligner.align(audio16, words)
+    except AlignmentError as exc:
+        return _rejection(row, Reason.ALIGN_FAILED, str(exc))
+    score = clip_score(aligned)
+    if score < settings.quality.min_align_score:
+        return _rejection(row, Reason.LOW_ALIGN_SCORE, f"{score:.3f} < {settings.quality.min_align_score}")
+    pad = settings.align.pad_s
+    offset = row["start"] or 0.0
+    # Audiobook clips are re-cut from the book, so padding may reach past the first cut (which
+    # may have clipped a word's tail); a curated clip is its own source and bounds the padding.
+    start = max(0.0, offset + aligned[0].start - pad)
+    end = offset + aligned[-1].end + pad
+    if row["start"] is None:
+        end = min(end, row["duration"])
+    target = layout.aligned_wavs_dir(voice, row["book"]) / Path(row["audio_file"]).name
+    return _Candidate(row, text, aligned, score, CutRequest(start, end, target))
+
+
+def _signal_rejection(audio: np.ndarray, rate: int, settings: DatasetSettings):
+    """Clipping and noise, judged on the clip as cut, before alignment (which they would spoil)."""
+    q = settings.quality
+    measures = measure(audio, rate)
+    if measures.clipping > q.max_clipping:
+        return Reason.CLIPPING, f"{measures.clipping:.2%} of samples at full scale > {q.max_clipping:.2%}"
+    if measures.snr_db < q.min_snr_db:
+        return Reason.LOW_SNR, f"SNR {measures.snr_db:.1f} dB < {q.min_snr_db} dB"
+    return None
+
+
+def _trimmed_rejection(words, audio, rate, settings: DatasetSettings, chars: int):
+    """Bounds, silence and text/audio length, judged on the re-cut clip; (reason, detail) or None."""
+    q = settings.quality
+    rules = settings.merge_rules()
+    duration = len(audio) / rate
+    if words[0].start < 0 or words[-1].end > duration + 1e-3:
+        return Reason.CUT_INSIDE_WORD, f"words span {words[0].start:.2f}–{words[-1].end:.2f} s of {duration:.2f} s"
+    if duration < rules.min_clip_s:
+        return Reason.TOO_SHORT, f"{duration:.2f} s after trimming < {rules.min_clip_s} s"
+    if duration > rules.max_clip_s + 2 * settings.align.pad_s:
+        return Reason.TOO_LONG, f"{duration:.2f} s > {rules.max_clip_s} s"
+    silence = measure(audio, rate).silence
+    if silence > q.max_silence:
+        return Reason.TOO_MUCH_SILENCE, f"{silence:.0%} silent > {q.max_silence:.0%}"
+    rate_cps = chars / duration
+    if not q.min_chars_per_s <= rate_cps <= q.max_chars_per_s:
+        return Reason.LENGTH_MISMATCH, (
+            f"{rate_cps:.1f} characters/s outside {q.min_chars_per_s}–{q.max_chars_per_s}"
+        )
+    return None
+
+
+def _speaking_rate_outliers(rows: list[dict], k: float) -> dict[int, str]:
+    """Rows whose seconds per character lie beyond k × IQR (Emilia's rule), with the detail."""
+    if len(rows) < 4:
+        return {}
+    per_char = np.array([r["seconds_per_char"] for r in rows])
+    q1, q3 = np.percentile(per_char, [25, 75])
+    low, high = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
+    return {
+        i: f"{v:.3f} s/char outside {low:.3f}–{high:.3f} ({k} × IQR)"
+        for i, v in enumerate(per_char)
+        if not low <= v <= high
+    }
+
+
+def align_voice_dataset(
+    layout: DataLayout, voice: str, settings: DatasetSettings, aligner: Aligner | None = None
+) -> dict:
+    """Write `train_aligned.jsonl` (+ Parquet), `rejections_aligned.jsonl` and `summary_aligned.json`."""
+    dataset_dir = layout.dataset_dir(voice)
+    rows = list(read_jsonl(layout.train_manifest(voice)))
+    aligner = aligner or make_aligner(settings.align)
+    fmt = settings.clips
+    rejections: list[dict] = []
+    by_source: dict[str, list[_Candidate]] = defaultdict(list)
+    for number, row in enumerate(rows, start=1):
+        outcome = _align_clip(row, dataset_dir, aligner, settings, layout, voice)
+        if isinstance(outcome, dict):
+            rejections.append(outcome)
+        else:
+            by_source[row["source"]].append(outcome)
+        if number % 100 == 0:
+            log.info("%s: aligned %d of %d clips", voice, number, len(rows))
+
+    kept: list[dict] = []
+    originals: list[dict] = []  # the train_manifest row of each kept row
+    for source, candidates in by_source.items():
+        try:
+            results = cut_clips(Path(source), [c.request for c in candidates], fmt.sample_rate, fmt.subtype)
+        except UnreadableAudioError as exc:
+            rejections += [_rejection(c.row, Reason.UNREADABLE_AUDIO, str(exc)) for c in candidates]
+            continue
+        for candidate, result in zip(candidates, results):
+            row = candidate.row
+            if result.samples == 0:
+                rejections.append(_rejection(row, Reason.BEYOND_AUDIO_END, "re-cut past the end of the source"))
+                continue
+            shift = (row["start"] or 0.0) - result.start
+            words = [
+                AlignedWord(w.word, round(w.start + shift, 3), round(w.end + shift, 3), w.score)
+                for w in candidate.words
+            ]
+            path = result.request.out_path
+            audio, rate = sf.read(path, dtype="float32")
+            chars = sum(len(w.word) for w in words)
+            failed = _trimmed_rejection(words, audio, rate, settings, chars)
+            if failed:
+                rejections.append(_rejection(row, *failed))
+                path.unlink(missing_ok=True)
+                continue
+            if settings.quality.loudness_lufs is not None:
+                audio = normalize_loudness(audio, rate, settings.quality.loudness_lufs)
+                write_wav_atomic(path, audio, rate, fmt.subtype)
+            originals.append(row)
+            kept.append({
+                **row,
+                "audio_file": path.relative_to(dataset_dir).as_posix(),
+                "source_clip": row["audio_file"],
+                "text": candidate.text,
+                "text_original": row["text"],
+                "duration": round(len(audio) / rate, 4),
+                "start": round(result.start, 3) if row["start"] is not None else None,
+                "end": round(result.end, 3) if row["start"] is not None else None,
+                "sample_rate": rate,
+                "words": [w.to_dict() for w in words],
+                "align_score": candidate.score,
+                "aligner": aligner.name,
+                "seconds_per_char": round((words[-1].end - words[0].start) / max(chars, 1), 4),
+                **{f"quality_{k}": v for k, v in measure(audio, rate).to_dict().items()},
+            })
+
+    outliers = _speaking_rate_outliers(kept, settings.quality.rate_iqr_k)
+    for index, detail in outliers.items():
+        rejections.append(_rejection(originals[index], Reason.SPEAKING_RATE_OUTLIER, detail))
+        (dataset_dir / kept[index]["audio_file"]).unlink(missing_ok=True)
+    kept = [r for i, r in enumerate(kept) if i not in outliers]
+    for row in kept:
+        row["split"] = split_of(row, settings.quality.val_fraction)
+    kept.sort(key=lambda r: r["audio_file"])
+
+    write_jsonl(layout.aligned_manifest(voice), kept)
+    write_parquet(layout.aligned_parquet(voice), kept)
+    write_jsonl(layout.aligned_rejections(voice), rejections)
+    _remove_unreferenced(dataset_dir / "wavs_aligned", {dataset_dir / r["audio_file"] for r in kept})
+    summary = {
+        "voice": voice,
+        "aligner": aligner.name,
+        "clips_in": len(rows),
+        "clips_kept": len(kept),
+        "clips_rejected": len(rejections),
+        "train": sum(r["split"] == "train" for r in kept),
+        "val": sum(r["split"] == "val" for r in kept),
+        "hours_kept": round(sum(r["duration"] for r in kept) / 3600, 4),
+        "mean_align_score": round(float(np.mean([r["align_score"] for r in kept])), 4) if kept else 0.0,
+        "rejections_by_reason": dict(Counter(r["reason"] for r in rejections).most_common()),
+    }
+    write_text_atomic(layout.aligned_summary(voice), json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _remove_unreferenced(folder: Path, keep: set[Path]) -> None:
+    if folder.is_dir():
+        for path in folder.rglob("*"):
+            if path.is_file() and path not in keep:
+                path.unlink()

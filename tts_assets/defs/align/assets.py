@@ -1,0 +1,35 @@
+"""Alignment and quality: the voice's dataset with word times, refined cuts, filters and a split."""
+
+import dagster as dg
+
+from tts_assets.dataset.aligned import align_voice_dataset
+from tts_assets.defs.ingest.assets import voice_dataset
+from tts_assets.defs.partitions import voice_partitions
+from tts_assets.defs.resources import TtsAssetsResource
+from tts_assets.errors import TtsAssetsError
+
+
+@dg.asset(
+    partitions_def=voice_partitions,
+    group_name="alignment",
+    deps=[voice_dataset],
+    pool="gpu",
+    tags={"tts_assets/gpu": "true"},
+    kinds={"parquet"},
+)
+def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
+    """Every clip forced-aligned (pocketsphinx or WhisperX), its text normalized, its cuts refined
+    around the words, quality-filtered and given a stable train/val split."""
+    voice = context.partition_key
+    layout = tts.layout()
+    try:
+        summary = align_voice_dataset(layout, voice, tts.settings())
+    except (TtsAssetsError, ValueError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+    return dg.MaterializeResult(
+        metadata={
+            "manifest": dg.MetadataValue.path(str(layout.aligned_manifest(voice))),
+            **{k: v for k, v in summary.items() if k not in ("voice", "rejections_by_reason")},
+            "rejections_by_reason": dg.MetadataValue.json(summary["rejections_by_reason"]),
+        }
+    )

@@ -1,0 +1,1 @@
+"""Per-clip quality measures and the filters that reject clips on them."""

@@ -1,0 +1,97 @@
+"""Forced alignment on real speech: pocketsphinx accuracy, WhisperX wiring offline."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tts_assets.align.base import AlignmentError, clip_score
+from tts_assets.align.pocketsphinx_backend import PocketsphinxAligner
+from tts_assets.text.normalize import spoken_words
+
+from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts
+
+GAPS_S = [0.3, 0.8, 0.5, 1.2]
+
+
+@pytest.fixture(scope="module")
+def joined_with_known_gaps():
+    """The five LibriVox clips joined with different gaps; returns audio, words per clip, joins."""
+    texts = librivox_transcripts()
+    parts, joins, words, position = [], [], [], 0
+    for i, clip_id in enumerate(LIBRIVOX_IDS):
+        audio, rate = sf.read(LIBRIVOX / f"sense_and_sensibility_01_austen_64kb-{clip_id}.wav", dtype="float32")
+        parts.append(audio)
+        words.append(texts[clip_id].split())
+        position += len(audio)
+        if i < len(GAPS_S):
+            joins.append((position / rate, GAPS_S[i]))
+            parts.append(np.zeros(int(GAPS_S[i] * rate), dtype=np.float32))
+            position += int(GAPS_S[i] * rate)
+    return np.concatenate(parts), words, joins
+
+
+def test_pocketsphinx_finds_every_known_cut_within_50_ms(joined_with_known_gaps):
+    audio, words_per_clip, joins = joined_with_known_gaps
+    aligned = PocketsphinxAligner().align(audio, [w for ws in words_per_clip for w in ws])
+    index = 0
+    for (join, gap), words in zip(joins, words_per_clip):
+        index += len(words)
+        last_of_clip, first_of_next = aligned[index - 1], aligned[index]
+        # The inserted silence [join, join + gap] lies inside the pause the aligner found.
+        assert last_of_clip.end <= join + 0.05, (last_of_clip, join)
+        assert first_of_next.start >= join + gap - 0.05, (first_of_next, join + gap)
+    assert clip_score(aligned) > 0.2
+
+
+def test_pocketsphinx_scores_a_wrong_text_low(librivox_book):
+    audio, _ = sf.read(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav", dtype="float32")
+    aligner = PocketsphinxAligner()
+    right = clip_score(aligner.align(audio, librivox_transcripts()["0870"].split()))
+    try:
+        wrong = clip_score(aligner.align(audio, "the quick brown fox jumps over the lazy dog".split()))
+    except AlignmentError:
+        wrong = 0.0
+    assert right > 0.2 and wrong < 0.05
+
+
+def test_pocketsphinx_handles_words_missing_from_its_dictionary():
+    """"Netherfield" and "Michaelmas" are not in CMUdict: a guessed pronunciation aligns them."""
+    import soxr
+
+    from tts_assets.sample import PIPER_RATE, synthesize
+
+    text = "He is to take possession of Netherfield before Michaelmas."
+    audio, _ = synthesize([text])
+    words = spoken_words(text)
+    aligned = PocketsphinxAligner().align(soxr.resample(audio, PIPER_RATE, 16000), words)
+    assert [w.word for w in aligned] == words
+    assert clip_score(aligned) > 0.1
+
+
+def test_whisperx_backend_offline_with_a_local_wav2vec2_folder(tiny_wav2vec2, tmp_path, monkeypatch):
+    import nltk
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "empty_nltk")])
+    from tts_assets.align.whisperx_backend import WhisperxAligner
+
+    aligner = WhisperxAligner(str(tiny_wav2vec2), "en", "cpu")
+    assert (tmp_path / "cache/tts_assets/nltk_data/tokenizers/punkt_tab/english").is_dir()
+    audio, _ = sf.read(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav", dtype="float32")
+    words = spoken_words("He was not an ill-disposed young man.")
+    aligned = aligner.align(audio, words)
+    assert [w.word for w in aligned] == words
+    assert all(0 <= a.start <= a.end <= b.start + 1e-6 for a, b in zip(aligned, aligned[1:]))
+    assert aligned[-1].end <= len(audio) / 16000 + 1e-6
+
+
+def test_aligner_from_settings(tiny_wav2vec2):
+    from tts_assets.dataset.aligned import make_aligner
+    from tts_assets.settings import AlignSettings
+
+    assert make_aligner(AlignSettings()).name == "pocketsphinx"
+    assert make_aligner(AlignSettings(wav2vec2_model=str(tiny_wav2vec2))).name == "whisperx"
+    with pytest.raises(ValueError, match="English only"):
+        make_aligner(AlignSettings(language="de"))
