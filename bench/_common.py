@@ -17,7 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-MINUTES_PER_REPEAT = 1.5  # make_sample_audiobook reads about this much per repeat
+MINUTES_PER_REPEAT = 2.7  # make_sample_audiobook reads about this much per repeat
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,4 @@ def test_aligner_from_settings(tiny_wav2vec2):
     assert make_aligner(AlignSettings(wav2vec2_model=str(tiny_wav2vec2))).name == "whisperx"
     with pytest.raises(ValueError, match="English only"):
         make_aligner(AlignSettings(language="de"))
+

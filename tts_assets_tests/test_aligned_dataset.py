@@ -180,3 +180,27 @@ def test_loudness_normalization_of_kept_clips(tmp_path, data_root, dagster_home,
     rows = list(read_jsonl(layout.aligned_manifest("v")))
     assert len(rows) == 2
     assert [r["quality_loudness_lufs"] for r in rows] == pytest.approx([-20.0, -20.0], abs=0.5)
+
+
+def test_whisperx_backend_through_the_pipeline(tiny_wav2vec2, data_root, dagster_home, librivox_book, tmp_path, monkeypatch):
+    """Wiring only: random weights align nonsense, so the score bar is off for this run."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(
+        f"dataset:\n  align:\n    wav2vec2_model: {tiny_wav2vec2}\n  quality:\n    min_align_score: 0\n"
+        "    rate_iqr_k: 100\n"
+    )
+    monkeypatch.setenv("TTS_ASSETS_SETTINGS", str(settings))
+    layout = DataLayout(data_root)
+    segments = tmp_path / "s.jsonl"
+    segments.write_text("".join(json.dumps(s) + "\n" for s in librivox_book.sentences))
+    book = register_book(layout, "w", BookSource("audiobook", str(librivox_book.audio), str(segments)))
+    with dg.DagsterInstance.get() as instance:
+        build_book_and_dataset(instance, "w", book)
+        run = run_voice_job(instance, "align_voice", "w")
+    assert run.success
+    summary = json.loads(layout.aligned_summary("w").read_text())
+    assert summary["aligner"] == "whisperx" and summary["clips_kept"] + summary["clips_rejected"] == 5
+    # Every clip got word times (random weights bunch them up, so trimming then rejects clips).
+    reasons = [r["reason"] for r in read_jsonl(layout.aligned_rejections("w"))]
+    assert "align_failed" not in reasons and "unreadable_audio" not in reasons

@@ -10,6 +10,7 @@ import numpy as np
 from tts_assets.align.base import ALIGN_RATE, AlignedWord, AlignmentError
 
 FRAME_S = 0.01
+EDGE_PAD_S = 0.25
 NON_WORDS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]"}
 
 # Letter-to-sound guesses for words CMUdict lacks (names, old spellings). Crude, but it gives the
@@ -59,7 +60,10 @@ class PocketsphinxAligner:
         if not words:
             raise AlignmentError("no words to align")
         self._ensure_known(words)
-        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+        # Silence on both sides: without it a word touching the edge can vanish into </s>.
+        edge = np.zeros(int(EDGE_PAD_S * ALIGN_RATE), dtype=np.float32)
+        padded = np.concatenate([edge, audio, edge])
+        pcm = (np.clip(padded, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
         decoder = self._decoder
         try:
             decoder.set_align_text(" ".join(words))
@@ -78,10 +82,10 @@ class PocketsphinxAligner:
             frames = segment.end_frame - segment.start_frame + 1
             # ascore is the acoustic likelihood; its per-frame geometric mean is a 0..1 match score.
             score = math.exp(math.log(max(segment.ascore, 1e-300)) / frames)
-            aligned.append(
-                AlignedWord(word, round(segment.start_frame * FRAME_S, 3),
-                            round((segment.end_frame + 1) * FRAME_S, 3), round(score, 4))
-            )
+            duration = len(audio) / ALIGN_RATE
+            start = min(max(segment.start_frame * FRAME_S - EDGE_PAD_S, 0.0), duration)
+            end = min(max((segment.end_frame + 1) * FRAME_S - EDGE_PAD_S, start), duration)
+            aligned.append(AlignedWord(word, round(start, 3), round(end, 3), round(score, 4)))
         if [w.word for w in aligned] != words:
             raise AlignmentError(f"pocketsphinx aligned {len(aligned)} of {len(words)} words")
         return aligned
