@@ -128,26 +128,32 @@ def ingest_transcript(audio_dir, transcripts_jsonl, voice, data_root) -> None:
     _print_summary(layout, voice, summary)
 
 
-@main.command()
-@click.argument("voice")
-@data_root_option
-def align(voice, data_root) -> None:
-    """Align VOICE's dataset: normalized text, word times, refined cuts, quality filters, split."""
+def _run_voice_job(layout: DataLayout, job: str, voice: str, what: str, asset_config=None):
+    """Run a per-voice job through Dagster; exit 2 with the first failure's message."""
     import dagster as dg
 
     from tts_assets.defs.launch import run_voice_job
     from tts_assets.instance import ensure_dagster_home
 
+    ensure_dagster_home(layout.root)
+    run = run_voice_job(dg.DagsterInstance.get(), job, voice, _dagster_log_level(), asset_config)
+    if not run.success:
+        failures = run.get_step_failure_events()
+        reason = failures[0].step_failure_data.error.message.strip() if failures else "a check failed"
+        _fail(f"{what} voice {voice!r} failed: {reason.splitlines()[-1]} (run {run.run_id})")
+    return run
+
+
+@main.command()
+@click.argument("voice")
+@data_root_option
+def align(voice, data_root) -> None:
+    """Align VOICE's dataset: normalized text, word times, refined cuts, quality filters, split."""
     layout = _use_data_root(data_root)
     voice = slugify(voice)
     if not layout.train_manifest(voice).is_file():
         _fail(f"no dataset for voice {voice!r} under {layout.root}; run `tts-assets ingest` first")
-    ensure_dagster_home(layout.root)
-    run = run_voice_job(dg.DagsterInstance.get(), "align_voice", voice, _dagster_log_level())
-    if not run.success:
-        failures = run.get_step_failure_events()
-        reason = failures[0].step_failure_data.error.message.strip() if failures else "a check failed"
-        _fail(f"aligning voice {voice!r} failed: {reason.splitlines()[-1]} (run {run.run_id})")
+    _run_voice_job(layout, "align_voice", voice, "aligning")
     summary = json.loads(layout.aligned_summary(voice).read_text())
     click.echo(f"aligned dataset: {layout.aligned_manifest(voice)}")
     click.echo(
@@ -157,6 +163,72 @@ def align(voice, data_root) -> None:
     )
     for reason, count in summary["rejections_by_reason"].items():
         click.echo(f"  rejected {reason}: {count}")
+
+
+base_model_option = click.option(
+    "--base-model", help="Qwen3-TTS base model: a local folder (offline) or a hub id (online)."
+)
+
+
+@main.command("convert-qwen3")
+@click.argument("voice")
+@base_model_option
+@data_root_option
+def convert_qwen3(voice, base_model, data_root) -> None:
+    """Encode VOICE's aligned clips into Qwen3-TTS 12 Hz audio codes (manifest + NumPy store)."""
+    from tts_assets.qwen3.paths import codes_manifest, codes_summary
+
+    layout = _use_data_root(data_root)
+    voice = slugify(voice)
+    if not layout.aligned_manifest(voice).is_file():
+        _fail(f"no aligned dataset for voice {voice!r} under {layout.root}; run `tts-assets align` first")
+    _run_voice_job(layout, "convert_qwen3", voice, "encoding", {"qwen3_codes": {"base_model": base_model}})
+    summary = json.loads(codes_summary(layout, voice).read_text())
+    click.echo(f"codes manifest: {codes_manifest(layout, voice)}")
+    click.echo(f"  {summary['clips']} clips, {summary['frames']} frames; reference {summary['reference']}")
+
+
+@main.command("train-qwen3")
+@click.argument("voice")
+@base_model_option
+@click.option("--epochs", type=int)
+@click.option("--batch-size", type=int)
+@click.option("--grad-accum", type=int, help="Micro-batches per optimizer step.")
+@click.option("--lr", type=float)
+@click.option("--max-steps", type=int, default=0, help="Stop after this many optimizer steps (0: all epochs).")
+@data_root_option
+def train_qwen3(voice, base_model, epochs, batch_size, grad_accum, lr, max_steps, data_root) -> None:
+    """Fine-tune Qwen3-TTS on VOICE (resumes from the last checkpoint), then speak the samples."""
+    from tts_assets.qwen3.checkpoint import checkpoints
+    from tts_assets.qwen3.paths import codes_manifest, run_dir
+
+    layout = _use_data_root(data_root)
+    voice = slugify(voice)
+    if not codes_manifest(layout, voice).is_file():
+        _fail(f"no audio codes for voice {voice!r}; run `tts-assets convert-qwen3 {voice}` first")
+    config = {"base_model": base_model, "epochs": epochs, "batch_size": batch_size, "grad_accum": grad_accum,
+              "lr": lr, "max_steps": max_steps}
+    _run_voice_job(layout, "train_qwen3", voice, "training", {"qwen3_checkpoint": config})
+    click.echo(f"checkpoint: {checkpoints(run_dir(layout, voice))[-1]}")
+    click.echo(f"TensorBoard logs: {run_dir(layout, voice) / 'tensorboard'}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True))
+@click.argument("out_wav", type=click.Path(dir_okay=False))
+@click.option("--text", default="The quick brown fox jumps over the lazy dog.", show_default=True)
+@click.option("--speaker", help="Speaker name (default: the checkpoint's voice).")
+@click.option("--max-new-tokens", type=int, default=600, show_default=True, help="Cap on generated frames (12.5 per second).")
+def infer(model, out_wav, text, speaker, max_new_tokens) -> None:
+    """Speak TEXT with MODEL (a Qwen3-TTS checkpoint folder) into OUT_WAV."""
+    from tts_assets.audio.cut import write_wav_atomic
+    from tts_assets.qwen3.infer import Qwen3Voice
+
+    if not (Path(model) / "config.json").is_file():
+        _fail(f"{model}: not a Qwen3-TTS checkpoint folder (no config.json)")
+    audio, rate = Qwen3Voice(Path(model)).speak(text, speaker, max_new_tokens=max_new_tokens)
+    write_wav_atomic(Path(out_wav), audio, rate, "PCM_16")
+    click.echo(f"{out_wav}: {len(audio) / rate:.2f} s at {rate} Hz")
 
 
 @main.command()

@@ -10,13 +10,21 @@ def _run_config(log_level: str) -> dict:
 
 
 def run_voice_job(
-    instance: dg.DagsterInstance, job_name: str, voice: str, log_level: str = "CRITICAL"
+    instance: dg.DagsterInstance,
+    job_name: str,
+    voice: str,
+    log_level: str = "CRITICAL",
+    asset_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
+    """Materialize a per-voice job; `asset_config` maps an asset name to its run config."""
     from tts_assets.definitions import defs
 
     instance.add_dynamic_partitions(voice_partitions.name, [voice])
+    run_config = _run_config(log_level)
+    if asset_config:
+        run_config["ops"] = {name: {"config": config} for name, config in asset_config.items()}
     return defs.resolve_job_def(job_name).execute_in_process(
-        partition_key=voice, instance=instance, run_config=_run_config(log_level), raise_on_error=False
+        partition_key=voice, instance=instance, run_config=run_config, raise_on_error=False
     )
 
 

@@ -1,0 +1,67 @@
+"""Loading Qwen3-TTS for training (fp32 master weights) and for inference."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from tts_assets.errors import ModelNotFoundError
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> str:
+    chosen = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    if device == "auto" and chosen == "cpu":
+        log.warning("no CUDA device: Qwen3-TTS runs on the CPU (slow; fine for tiny test models)")
+    return chosen
+
+
+def attention_implementation(device: str) -> str:
+    """flash-attention-2 on a GPU where it is installed, else PyTorch's SDPA."""
+    if device.startswith("cuda") and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def load_for_training(path: str | Path, device: str):
+    """The full model (speaker encoder included) in fp32: the master weights AdamW updates.
+
+    A custom-voice checkpoint of ours is loaded as a base model, so its speaker encoder comes back.
+    """
+    from qwen_tts.core.models import Qwen3TTSConfig, Qwen3TTSForConditionalGeneration
+
+    try:
+        config = Qwen3TTSConfig.from_pretrained(str(path))
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(str(path), f"{exc}; give a local Qwen3-TTS model folder when offline") from exc
+    config.tts_model_type = "base"
+    model = Qwen3TTSForConditionalGeneration.from_pretrained(
+        str(path), config=config, dtype=torch.float32,
+        attn_implementation=attention_implementation(device),
+    )
+    log.info("loaded %s for training on %s (%s attention, fp32 weights)", path, device,
+             model.config._attn_implementation)
+    return model.to(device)
+
+
+def local_folder(name_or_path: str) -> Path:
+    """A hub id is fetched once (online) into the local cache; a folder is used as it is."""
+    local = Path(name_or_path)
+    if local.is_dir():
+        return local
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name_or_path))
+    except Exception as exc:  # offline, unknown repo, ...
+        raise ModelNotFoundError(name_or_path, f"{exc}; give a local Qwen3-TTS model folder when offline") from exc
+
+
+def text_hidden_sizes(path: Path) -> tuple[int, int]:
+    talker = json.loads((path / "config.json").read_text())["talker_config"]
+    return talker["text_hidden_size"], talker["hidden_size"]

