@@ -233,3 +233,17 @@ def test_command_line_convert_train_samples_infer(tmp_path, tiny_qwen3):
     assert sf.info(out).samplerate == 24000 and sf.info(out).frames > 0
     missing = run("train-qwen3", "nobody")
     assert missing.returncode == 2 and "convert-qwen3 nobody" in missing.stderr
+
+
+def test_references_of_different_lengths_share_a_batch(layout, tiny_qwen3):
+    """Each reference is embedded alone (never padded together), so rows with different
+    references batch and train like any others."""
+    manifest = codes_manifest(layout, VOICE)
+    rows = list(read_jsonl(manifest))
+    other = rows[1]["audio"]  # a clip of another length than the chosen reference
+    assert sf.info(other).duration != sf.info(rows[0]["ref_audio"]).duration
+    for row in rows[::2]:
+        row["ref_audio"] = other
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=1, batch_size=4))
+    assert result.step == 1 and np.isfinite(result.train_losses).all()

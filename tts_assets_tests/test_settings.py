@@ -1,0 +1,35 @@
+"""The documented settings files show exactly the defaults, and bad settings get clear errors."""
+
+from pathlib import Path
+
+import pytest
+
+from tts_assets.errors import InputFileError
+from tts_assets.layout import resolve_data_root
+from tts_assets.qwen3.settings import Qwen3Settings
+from tts_assets.settings import DatasetSettings
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def test_documented_dataset_settings_are_the_defaults():
+    assert DatasetSettings.load(CONFIGS / "dataset.yaml").describe() == DatasetSettings().describe()
+
+
+def test_documented_qwen3_settings_are_the_defaults():
+    assert Qwen3Settings.load(CONFIGS / "qwen3.yaml") == Qwen3Settings()
+
+
+def test_unknown_setting_names_the_file(tmp_path):
+    bad = tmp_path / "s.yaml"
+    bad.write_text("dataset:\n  merge:\n    max_clip: 12\n")
+    with pytest.raises(InputFileError, match=r"s\.yaml: invalid settings: unknown merge setting"):
+        DatasetSettings.load(bad)
+
+
+def test_data_root_flag_beats_environment_beats_default(monkeypatch, tmp_path):
+    monkeypatch.delenv("TTS_ASSETS_DATA_ROOT", raising=False)
+    assert resolve_data_root() == Path("data").resolve()
+    monkeypatch.setenv("TTS_ASSETS_DATA_ROOT", str(tmp_path / "env"))
+    assert resolve_data_root() == tmp_path / "env"
+    assert resolve_data_root(tmp_path / "flag") == tmp_path / "flag"
