@@ -232,6 +232,20 @@ def infer(model, out_wav, text, speaker, max_new_tokens) -> None:
 
 
 @main.command()
+@click.argument("port", type=int, default=6006)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 exposes it).")
+@data_root_option
+def tensorboard(port, host, data_root) -> None:
+    """Serve every training log under the data root's models/ with TensorBoard."""
+    layout = _use_data_root(data_root)
+    logdir = layout.root / "models"
+    logdir.mkdir(parents=True, exist_ok=True)
+    executable = Path(sys.executable).parent / "tensorboard"
+    click.echo(f"TensorBoard on http://{host}:{port} for {logdir}")
+    os.execv(str(executable), [str(executable), "--logdir", str(logdir), "--host", host, "--port", str(port)])
+
+
+@main.command()
 @click.argument("voice")
 @data_root_option
 def report(voice, data_root) -> None:

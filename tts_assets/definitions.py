@@ -9,7 +9,8 @@ from tts_assets.defs.ingest import assets as ingest_assets
 from tts_assets.defs.ingest import checks as ingest_checks
 from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
 from tts_assets.defs.qwen3 import assets as qwen3_assets
-from tts_assets.defs.qwen3.jobs import convert_qwen3_job, train_qwen3_job
+from tts_assets.defs.ops.schedules import nightly_training
+from tts_assets.defs.qwen3.jobs import convert_qwen3_job, nightly_qwen3_job, train_qwen3_job
 from tts_assets.defs.ingest.sensors import (
     inbox_sensor,
     refresh_dataset_after_book,
@@ -20,7 +21,11 @@ from tts_assets.defs.resources import TtsAssetsResource
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingest_assets, align_assets, qwen3_assets]),
     asset_checks=dg.load_asset_checks_from_modules([ingest_checks, align_checks]),
-    jobs=[build_book_job, build_voice_dataset_job, align_voice_job, convert_qwen3_job, train_qwen3_job],
+    jobs=[
+        build_book_job, build_voice_dataset_job, align_voice_job, convert_qwen3_job, train_qwen3_job,
+        nightly_qwen3_job,
+    ],
+    schedules=[nightly_training],
     sensors=[inbox_sensor, refresh_dataset_after_book, refresh_dataset_after_failed_book],
     resources={"tts": TtsAssetsResource()},
 )

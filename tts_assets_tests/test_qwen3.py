@@ -247,3 +247,17 @@ def test_references_of_different_lengths_share_a_batch(layout, tiny_qwen3):
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=1, batch_size=4))
     assert result.step == 1 and np.isfinite(result.train_losses).all()
+
+
+def test_unchanged_data_is_not_retrained_and_new_data_trains_on(layout, tiny_qwen3):
+    settings = settings_for(tiny_qwen3, epochs=1)
+    first = train_voice(layout, VOICE, settings)
+    again = train_voice(layout, VOICE, settings)
+    assert again.step == first.step and again.train_losses == []  # finished run, same data: nothing to do
+    manifest = layout.aligned_manifest(VOICE)
+    manifest.write_text(manifest.read_text() + "\n")  # the dataset changed
+    more = train_voice(layout, VOICE, settings)
+    assert more.resumed_from_step is None and more.step == 2 * first.step
+    from tts_assets.freshness import needs_training
+
+    assert needs_training(layout, VOICE, run_dir(layout, VOICE)) == (False, "up to date")

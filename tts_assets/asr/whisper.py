@@ -18,6 +18,7 @@ import numpy as np
 
 from tts_assets.audio.decode import stream_pcm
 from tts_assets.errors import ModelNotFoundError
+from tts_assets.gpu import prepare_cuda_libraries
 from tts_assets.segments.model import Segment, Word, join_words
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,13 @@ class AsrSettings:
 
 def resolve_device(device: str) -> tuple[str, str]:
     """Pick device and compute type; logged so a CPU fallback is never silent."""
+    prepare_cuda_libraries()
     if device == "auto":
         import ctranslate2
 
         device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        if device == "cpu":
+            log.warning("no CUDA device: Whisper runs on the CPU")
     compute_type = "float16" if device == "cuda" else "int8"
     return device, compute_type
 

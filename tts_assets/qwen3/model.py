@@ -10,11 +10,13 @@ from pathlib import Path
 import torch
 
 from tts_assets.errors import ModelNotFoundError
+from tts_assets.gpu import prepare_cuda_libraries
 
 log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str) -> str:
+    prepare_cuda_libraries()
     chosen = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     if device == "auto" and chosen == "cpu":
         log.warning("no CUDA device: Qwen3-TTS runs on the CPU (slow; fine for tiny test models)")

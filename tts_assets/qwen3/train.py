@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tts_assets.errors import InputFileError, TtsAssetsError
+from tts_assets.freshness import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.qwen3.batch import Example, collate
@@ -103,20 +104,29 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
     micro_per_epoch = math.ceil(len(train_examples) / settings.batch_size)
     steps_per_epoch = math.ceil(micro_per_epoch / settings.grad_accum)
-    total_steps = steps_per_epoch * settings.epochs
+    run_steps = steps_per_epoch * settings.epochs
+    # The scheduler counts this run's steps (a fresh one when new data continues a model).
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, settings.warmup_steps, total_steps)
+        optimizer, lambda s: lr_factor(s, settings.warmup_steps, run_steps)
     )
+    total_steps = run_steps
     step, epoch, micro_done, resumed_from = 0, 0, 0, None
+    fingerprint = dataset_fingerprint(layout, voice)
     if previous:
         state = load_training_state(previous[-1])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, epoch, micro_done = state["step"], state["epoch"], state["micro_done"]
-        random.setstate(state["python_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        resumed_from = step
-        log.info("%s: resuming from %s (step %d, epoch %d)", voice, previous[-1].name, step, epoch)
+        step = state["step"]
+        if state.get("dataset_fingerprint") == fingerprint:
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            epoch, micro_done = state["epoch"], state["micro_done"]
+            random.setstate(state["python_rng"])
+            torch.set_rng_state(state["torch_rng"])
+            resumed_from = step
+            log.info("%s: resuming from %s (step %d, epoch %d)", voice, previous[-1].name, step, epoch)
+        else:
+            # New data: a new run of all epochs, starting from the last weights; steps count on.
+            total_steps += step
+            log.info("%s: dataset changed since %s: training again from its weights", voice, previous[-1].name)
 
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
@@ -132,9 +142,11 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
             "epoch": epoch_now, "micro_done": micro_now, "python_rng": random.getstate(),
             "torch_rng": torch.get_rng_state(), "settings": settings.model_dump(),
+            "dataset_fingerprint": fingerprint,
         }
         speaker = speakers[train_rows[0]["ref_audio"]]
         path = save_checkpoint(model, base, run / f"checkpoint-{step}", voice, speaker, state)
+        record_trained(run, fingerprint, path, step)
         prune(run, settings.keep_checkpoints)
         log.info("%s: saved %s", voice, path.name)
         result.checkpoint = path

@@ -1,0 +1,53 @@
+"""The nightly schedule asks for training only where the dataset changed since the last checkpoint."""
+
+import dagster as dg
+
+from tts_assets.definitions import defs
+from tts_assets.defs.ops.schedules import nightly_training
+from tts_assets.defs.resources import TtsAssetsResource
+from tts_assets.freshness import dataset_fingerprint, record_trained
+from tts_assets.layout import DataLayout
+from tts_assets.qwen3.paths import run_dir
+
+
+def write_aligned(layout, voice, text):
+    path = layout.aligned_manifest(voice)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'{{"audio_file": "a.wav", "text": "{text}"}}\n')
+
+
+def evaluate(instance, data_root):
+    context = dg.build_schedule_context(
+        instance=instance, resources={"tts": TtsAssetsResource(data_root=str(data_root))}
+    )
+    return nightly_training(context)
+
+
+def test_only_changed_or_untrained_voices_are_requested(tmp_path):
+    layout = DataLayout(tmp_path)
+    for voice in ("fresh", "stale", "new"):
+        write_aligned(layout, voice, "hello")
+    record_trained(run_dir(layout, "fresh"), dataset_fingerprint(layout, "fresh"), tmp_path / "checkpoint-9", 9)
+    record_trained(run_dir(layout, "stale"), dataset_fingerprint(layout, "stale"), tmp_path / "checkpoint-9", 9)
+    write_aligned(layout, "stale", "hello again")  # a book was added since
+    (tmp_path / "home").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
+        instance.add_dynamic_partitions("voice", ["fresh", "stale", "new", "no_data"])
+        requests = evaluate(instance, tmp_path)
+        assert sorted(r.partition_key for r in requests) == ["new", "stale"]
+        keys = {r.partition_key: r.run_key for r in requests}
+        assert keys["stale"] == f"qwen3/stale/{dataset_fingerprint(layout, 'stale')}"
+        reasons = {r.partition_key: r.tags["tts_assets/reason"] for r in requests}
+        assert reasons["new"] == "never trained" and reasons["stale"].startswith("dataset changed")
+        # The next night, with nothing trained in between, the same run keys: Dagster runs each once.
+        assert {r.run_key for r in evaluate(instance, tmp_path)} == set(keys.values())
+
+        record_trained(run_dir(layout, "stale"), dataset_fingerprint(layout, "stale"), tmp_path / "c", 10)
+        record_trained(run_dir(layout, "new"), dataset_fingerprint(layout, "new"), tmp_path / "c", 3)
+        assert isinstance(evaluate(instance, tmp_path), dg.SkipReason)
+
+
+def test_training_jobs_have_a_runtime_limit_and_a_retry():
+    for name in ("train_qwen3", "nightly_qwen3"):
+        tags = defs.resolve_job_def(name).tags
+        assert tags["dagster/max_runtime"] == str(24 * 3600) and tags["dagster/max_retries"] == "1"
