@@ -1,5 +1,7 @@
 """The one Definitions object: every stage's assets, checks, jobs and sensors, with resources."""
 
+import os
+
 import dagster as dg
 
 from tts_assets.defs.align import assets as align_assets
@@ -18,6 +20,15 @@ from tts_assets.defs.ingest.sensors import (
 )
 from tts_assets.defs.resources import TtsAssetsResource
 
+def _executor():
+    """Per-step pods on Kubernetes (configs/deploy/k8s), so only GPU steps request a GPU."""
+    if os.environ.get("TTS_ASSETS_EXECUTOR") == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    return None
+
+
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingest_assets, align_assets, qwen3_assets]),
     asset_checks=dg.load_asset_checks_from_modules([ingest_checks, align_checks]),
@@ -28,4 +39,5 @@ defs = dg.Definitions(
     schedules=[nightly_training],
     sensors=[inbox_sensor, refresh_dataset_after_book, refresh_dataset_after_failed_book],
     resources={"tts": TtsAssetsResource()},
+    executor=_executor(),
 )

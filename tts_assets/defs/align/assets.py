@@ -5,6 +5,7 @@ import dagster as dg
 from tts_assets.dataset.aligned import align_voice_dataset
 from tts_assets.defs.ingest.assets import voice_dataset
 from tts_assets.defs.partitions import voice_partitions
+from tts_assets.defs.gpu import GPU
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 
@@ -13,8 +14,7 @@ from tts_assets.errors import TtsAssetsError
     partitions_def=voice_partitions,
     group_name="alignment",
     deps=[voice_dataset],
-    pool="gpu",
-    tags={"tts_assets/gpu": "true"},
+    **GPU,
     kinds={"parquet"},
 )
 def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:

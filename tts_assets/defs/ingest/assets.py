@@ -7,6 +7,7 @@ import dagster as dg
 from tts_assets.dataset import book as book_stages
 from tts_assets.dataset.voice import assemble_voice_dataset
 from tts_assets.defs.partitions import all_books_of_voice, voice_book_partitions, voice_partitions
+from tts_assets.defs.gpu import GPU
 from tts_assets.defs.resources import TtsAssetsResource, voice_and_book
 from tts_assets.errors import TtsAssetsError
 from tts_assets.manifest.io import read_jsonl
@@ -48,8 +49,7 @@ def source_audio(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> d
     partitions_def=voice_book_partitions,
     group_name=GROUP,
     deps=[source_audio],
-    pool="gpu",
-    tags={"tts_assets/gpu": "true"},
+    **GPU,
     kinds={"faster-whisper"},
 )
 def transcript_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from tts_assets.defs.align.assets import aligned_dataset
 from tts_assets.defs.partitions import voice_partitions
+from tts_assets.defs.gpu import GPU
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 from tts_assets.qwen3 import paths
@@ -17,7 +18,6 @@ from tts_assets.qwen3.settings import Qwen3Settings
 from tts_assets.settings import SETTINGS_ENV
 
 GROUP = "qwen3"
-GPU = {"tts_assets/gpu": "true"}
 
 
 class Qwen3RunConfig(dg.Config):
@@ -40,7 +40,7 @@ def _failure(error: Exception) -> dg.Failure:
     return dg.Failure(description=str(error), allow_retries=False)
 
 
-@dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[aligned_dataset], pool="gpu", tags=GPU)
+@dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[aligned_dataset], **GPU)
 def qwen3_codes(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Every kept clip encoded by the 12 Hz speech tokenizer (24 kHz, batched): the JSONL manifest
     upstream's recipe reads, and a compact NumPy store the trainer reads."""
@@ -55,7 +55,7 @@ def qwen3_codes(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: 
     })
 
 
-@dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[qwen3_codes], pool="gpu", tags=GPU,
+@dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[qwen3_codes], **GPU,
           kinds={"pytorch"})
 def qwen3_checkpoint(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The voice's fine-tuned custom-voice checkpoint (resumes a killed run from its last checkpoint)."""
@@ -78,7 +78,7 @@ def qwen3_checkpoint(context: dg.AssetExecutionContext, config: Qwen3RunConfig, 
     })
 
 
-@dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[qwen3_checkpoint], kinds={"wav"})
+@dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[qwen3_checkpoint], kinds={"wav"}, **GPU)
 def qwen3_samples(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The fixed sentences spoken by the newest checkpoint: WAVs beside it and in TensorBoard."""
     from tts_assets.qwen3.samples import write_samples
