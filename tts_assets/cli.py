@@ -132,15 +132,13 @@ def _run_voice_job(layout: DataLayout, job: str, voice: str, what: str, asset_co
     """Run a per-voice job through Dagster; exit 2 with the first failure's message."""
     import dagster as dg
 
-    from tts_assets.defs.launch import run_voice_job
+    from tts_assets.defs.launch import failure_reason, run_voice_job
     from tts_assets.instance import ensure_dagster_home
 
     ensure_dagster_home(layout.root)
     run = run_voice_job(dg.DagsterInstance.get(), job, voice, _dagster_log_level(), asset_config)
     if not run.success:
-        failures = run.get_step_failure_events()
-        reason = failures[0].step_failure_data.error.message.strip() if failures else "a check failed"
-        _fail(f"{what} voice {voice!r} failed: {reason.splitlines()[-1]} (run {run.run_id})")
+        _fail(f"{what} voice {voice!r} failed: {failure_reason(run)} (run {run.run_id})")
     return run
 
 
@@ -213,20 +211,76 @@ def train_qwen3(voice, base_model, epochs, batch_size, grad_accum, lr, max_steps
     click.echo(f"TensorBoard logs: {run_dir(layout, voice) / 'tensorboard'}")
 
 
+@main.command("train-xtts")
+@click.argument("config", type=click.Path(dir_okay=False))
+@data_root_option
+def train_xtts(config, data_root) -> None:
+    """Fine-tune XTTS-v2 on a voice's aligned dataset, as its CONFIG (configs/tts/<voice>_xtts.yaml) says."""
+    from tts_assets.defs.xtts.jobs import XTTS_JOB_ASSETS
+    from tts_assets.xtts import paths
+    from tts_assets.xtts.base_model import check_base_model
+    from tts_assets.xtts.config import XttsVoiceConfig
+
+    layout = _use_data_root(data_root)
+    try:  # the config and the base files, before any work
+        settings = XttsVoiceConfig.load(config)
+        check_base_model(settings, layout)
+    except TtsAssetsError as error:
+        _fail(str(error))
+    voice = settings.voice
+    if not layout.aligned_manifest(voice).is_file():
+        _fail(f"no aligned dataset for voice {voice!r} under {layout.root}; run `tts-assets align {voice}` first")
+    for warning in (settings.effective_batch_warning(), settings.mixed_precision_warning()):
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
+    click.echo(f"training XTTS-v2 voice {voice}; TensorBoard logs in {paths.xtts_models_dir(layout, voice)}")
+    source = {"config_file": str(Path(settings.source).resolve())}
+    _run_voice_job(layout, "train_xtts", voice, "training",
+                   {name: source for name in XTTS_JOB_ASSETS["train_xtts"]})
+    summary = json.loads(paths.latest_training(layout, voice).read_text())
+    export = json.loads(paths.export_summary(layout, voice).read_text())
+    click.echo(f"export: {paths.export_dir(layout, voice)} ({export['train']} train + {export['eval']} eval clips, "
+               f"{export['rejected']} rejected {export['rejections_by_reason'] or ''})")
+    click.echo(f"checkpoint: {summary['last_checkpoint']} (step {summary['step']}, epoch {summary['epoch']}/"
+               f"{summary['epochs']}, train loss {summary['train_loss']}, eval loss {summary['eval_loss']})")
+    if summary.get("best_checkpoint"):
+        click.echo(f"best: {summary['best_checkpoint']} (loss {summary['best_loss']})")
+    if summary.get("resumed_step") is not None and not summary.get("already_done"):
+        click.echo(f"resumed from step {summary['resumed_step']}")
+    samples = paths.latest_samples(layout, voice)
+    if samples.is_file():
+        click.echo(f"samples: {json.loads(samples.read_text())['folder']}")
+
+
 @main.command()
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("out_wav", type=click.Path(dir_okay=False))
-@click.option("--text", default="The quick brown fox jumps over the lazy dog.", show_default=True)
-@click.option("--speaker", help="Speaker name (default: the checkpoint's voice).")
-@click.option("--max-new-tokens", type=int, default=600, show_default=True, help="Cap on generated frames (12.5 per second).")
-def infer(model, out_wav, text, speaker, max_new_tokens) -> None:
-    """Speak TEXT with MODEL (a Qwen3-TTS checkpoint folder) into OUT_WAV."""
+@click.option("--text", help="What to say (default: a sample sentence).")
+@click.option("--speaker", help="Qwen3: speaker name (default: the checkpoint's voice).")
+@click.option("--checkpoint", help="XTTS: best, last or a checkpoint file (default: the config's samples.checkpoint).")
+@click.option("--max-new-tokens", type=int, default=600, show_default=True,
+              help="Qwen3: cap on generated frames (12.5 per second).")
+@data_root_option
+def infer(model, out_wav, text, speaker, checkpoint, max_new_tokens, data_root) -> None:
+    """Speak TEXT into OUT_WAV with MODEL: a Qwen3-TTS checkpoint folder, or an XTTS voice config YAML."""
     from tts_assets.audio.cut import write_wav_atomic
-    from tts_assets.qwen3.infer import Qwen3Voice
 
-    if not (Path(model) / "config.json").is_file():
-        _fail(f"{model}: not a Qwen3-TTS checkpoint folder (no config.json)")
-    audio, rate = Qwen3Voice(Path(model)).speak(text, speaker, max_new_tokens=max_new_tokens)
+    path = Path(model)
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            from tts_assets.xtts.inference import infer_from_config
+
+            result = infer_from_config(_use_data_root(data_root), path, Path(out_wav), text, checkpoint)
+            click.echo(f"{result['path']}: {result['seconds']} s from {result['checkpoint']} (step {result['step']})")
+            return
+        if not (path / "config.json").is_file():
+            _fail(f"{model}: neither a Qwen3-TTS checkpoint folder (no config.json) nor an XTTS voice config")
+        from tts_assets.qwen3.infer import Qwen3Voice
+
+        text = text or "The quick brown fox jumps over the lazy dog."
+        audio, rate = Qwen3Voice(path).speak(text, speaker, max_new_tokens=max_new_tokens)
+    except TtsAssetsError as error:
+        _fail(str(error))
     write_wav_atomic(Path(out_wav), audio, rate, "PCM_16")
     click.echo(f"{out_wav}: {len(audio) / rate:.2f} s at {rate} Hz")
 

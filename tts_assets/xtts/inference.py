@@ -1,0 +1,214 @@
+"""Speech from a fine-tuned checkpoint, the way coqui documents it:
+`XttsConfig.load_json` → `Xtts.init_from_config` (its constructor: the classmethod is deprecated in
+coqui-tts 0.28) → `load_checkpoint` → `get_conditioning_latents` → `inference` (24 kHz). Text longer
+than the model's character limit is spoken sentence by sentence. `render_samples` writes the fixed sentences for one checkpoint, beside it
+and into TensorBoard."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tts_assets.atomic import write_text_atomic
+from tts_assets.audio.cut import write_wav_atomic
+from tts_assets.layout import DataLayout
+from tts_assets.xtts import paths
+from tts_assets.xtts.config import OUTPUT_RATE, XttsVoiceConfig
+from tts_assets.xtts.errors import CheckpointNotFoundError
+from tts_assets.xtts.train import best_checkpoint, checkpoint_info, choose_reference, last_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def resolve_checkpoint(layout: DataLayout, config: XttsVoiceConfig, which: str | None = None) -> Path:
+    """`best` (lowest eval loss; the newest checkpoint when there is no best yet), `last`, or a path."""
+    which = which or config.samples.checkpoint
+    run = paths.run_dir(layout, config.voice, config.training.run_name)
+    if which in ("best", "last"):
+        found = (best_checkpoint(run) or last_checkpoint(run)) if which == "best" else last_checkpoint(run)
+        if found is None:
+            raise CheckpointNotFoundError(run, f"no checkpoint of voice {config.voice!r}; run `tts-assets train-xtts` first")
+        return found
+    path = Path(which).expanduser()
+    if not path.is_absolute():
+        path = (config.source.parent / path).resolve()
+    if not path.is_file():
+        raise CheckpointNotFoundError(path, "no such checkpoint (samples.checkpoint)")
+    return path
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+@dataclass
+class VoiceModel:
+    model: object  # TTS.tts.models.xtts.Xtts
+    checkpoint: Path
+    step: int
+    language: str
+    device: str
+    references: list[Path] = field(default_factory=list)
+    _latents: tuple | None = None
+
+    def conditioning(self, gpt_cond_len: int):
+        if self._latents is None:
+            self._latents = self.model.get_conditioning_latents(
+                audio_path=[str(p) for p in self.references], gpt_cond_len=gpt_cond_len, max_ref_length=30
+            )
+        return self._latents
+
+
+def load_voice(layout: DataLayout, config: XttsVoiceConfig, checkpoint: Path | None = None,
+               device: str | None = None, references: list[Path] | None = None) -> VoiceModel:
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.models.xtts import Xtts
+
+    checkpoint = checkpoint or resolve_checkpoint(layout, config)
+    files = config.check_files(layout)
+    config_json = checkpoint.parent / "config.json"
+    if not config_json.is_file():
+        raise CheckpointNotFoundError(config_json, "missing beside the checkpoint (written by the trainer)")
+    started = time.perf_counter()
+    coqui_config = XttsConfig()
+    coqui_config.load_json(str(config_json))
+    model = Xtts(coqui_config)  # = Xtts.init_from_config, deprecated in coqui-tts 0.28
+    model.load_checkpoint(coqui_config, checkpoint_path=str(checkpoint), vocab_path=str(files.vocab), eval=True)
+    chosen = _device(device or config.samples.device)
+    model.to(chosen)
+    step = checkpoint_info(checkpoint)["step"]
+    log.info("%s: loaded %s (step %d) on %s in %.1f s", config.voice, checkpoint, step, chosen,
+             time.perf_counter() - started)
+    return VoiceModel(model, checkpoint, step, config.language, chosen,
+                      references if references is not None else choose_reference(layout, config))
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Sentences packed into pieces of at most `limit` characters (coqui's own splitter needs spaCy,
+    which coqui-tts does not install; a longer piece would be cut off by the model)."""
+    pieces: list[str] = []
+    for sentence in re.split(r"(?<=[.!?;:])\s+", " ".join(text.split())):
+        while len(sentence) > limit:  # a sentence too long on its own: break at the last space
+            cut = sentence.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            pieces.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if pieces and len(pieces[-1]) + 1 + len(sentence) <= limit:
+            pieces[-1] = f"{pieces[-1]} {sentence}"
+        elif sentence:
+            pieces.append(sentence)
+    return pieces
+
+
+def synthesize(voice: VoiceModel, config: XttsVoiceConfig, text: str) -> np.ndarray:
+    """One text as float32 samples at 24 kHz; long text is spoken sentence by sentence."""
+    s = config.samples
+    gpt_cond_latent, speaker_embedding = voice.conditioning(s.gpt_cond_len)
+    limit = voice.model.tokenizer.char_limits.get(voice.language.split("-")[0], 250)
+    pause = np.zeros(int(0.2 * OUTPUT_RATE), dtype=np.float32)
+    parts = []
+    torch.manual_seed(s.seed)
+    for piece in split_text(text, limit):
+        with torch.inference_mode():
+            out = voice.model.inference(
+                piece, voice.language, gpt_cond_latent, speaker_embedding, temperature=s.temperature,
+                length_penalty=s.length_penalty, repetition_penalty=s.repetition_penalty, top_k=s.top_k,
+                top_p=s.top_p, speed=s.speed, enable_text_splitting=False,
+            )
+        wav = out["wav"]
+        if isinstance(wav, torch.Tensor):
+            wav = wav.detach().cpu().numpy()
+        parts += [np.asarray(wav, dtype=np.float32).reshape(-1), pause]
+    return np.concatenate(parts[:-1]) if parts else np.zeros(0, dtype=np.float32)
+
+
+def infer_to_file(layout: DataLayout, config: XttsVoiceConfig, out_wav: Path, text: str | None = None,
+                  checkpoint: Path | None = None) -> dict:
+    """Speak `text` (default: the first sample sentence) into `out_wav` (24 kHz, written atomically)."""
+    voice = load_voice(layout, config, checkpoint)
+    text = text or config.samples.sentences[0]
+    started = time.perf_counter()
+    wav = synthesize(voice, config, text)
+    elapsed = time.perf_counter() - started
+    write_wav_atomic(Path(out_wav), np.clip(wav, -1.0, 1.0), OUTPUT_RATE, "PCM_16")
+    return {"path": str(out_wav), "seconds": round(len(wav) / OUTPUT_RATE, 3), "checkpoint": str(voice.checkpoint),
+            "step": voice.step, "synthesis_s": round(elapsed, 2), "text": text}
+
+
+def infer_from_config(layout: DataLayout, config_path: Path, out_wav: Path, text: str | None = None,
+                      checkpoint: str | None = None) -> dict:
+    """The `tts-assets infer CONFIG.yaml` path: the voice config's checkpoint (`samples.checkpoint`:
+    best, last, or a file; a command-line path is relative to the working folder) speaks `text`."""
+    config = XttsVoiceConfig.load(config_path)
+    config.check_files(layout)
+    if checkpoint and checkpoint not in ("best", "last"):
+        checkpoint = str(Path(checkpoint).expanduser().resolve())
+    return infer_to_file(layout, config, out_wav, text, resolve_checkpoint(layout, config, checkpoint))
+
+
+@dataclass
+class SamplesResult:
+    folder: Path
+    checkpoint: Path
+    step: int
+    files: list[Path]
+    rows: list[dict]
+    references: list[Path]
+
+
+def render_samples(layout: DataLayout, config: XttsVoiceConfig, checkpoint: Path | str = "last",
+                   device: str | None = None) -> SamplesResult:
+    """The config's fixed sentences spoken by one checkpoint (default: the run's newest), into
+    `<run>/samples/step_<N>/sample_<i>.wav` + `samples.json`, and TensorBoard (`samples/<i>`)."""
+    if not isinstance(checkpoint, Path):
+        checkpoint = resolve_checkpoint(layout, config, checkpoint)
+    voice = load_voice(layout, config, checkpoint, device)
+    run = paths.run_dir(layout, config.voice, config.training.run_name)
+    folder = paths.samples_dir(layout, config.voice, config.training.run_name, voice.step)
+    rows, files = [], []
+    for index, sentence in enumerate(config.samples.sentences):
+        started = time.perf_counter()
+        wav = synthesize(voice, config, sentence)
+        elapsed = time.perf_counter() - started
+        target = folder / f"sample_{index}.wav"
+        write_wav_atomic(target, np.clip(wav, -1.0, 1.0), OUTPUT_RATE, "PCM_16")
+        seconds = len(wav) / OUTPUT_RATE
+        rows.append({
+            "file": target.name, "text": sentence, "seconds": round(seconds, 3),
+            "rms": round(float(np.sqrt(np.mean(wav**2))) if len(wav) else 0.0, 5),
+            "peak": round(float(np.max(np.abs(wav))) if len(wav) else 0.0, 5),
+            "finite": bool(np.isfinite(wav).all()), "synthesis_s": round(elapsed, 2),
+            "real_time_factor": round(elapsed / seconds, 3) if seconds else None,
+        })
+        files.append(target)
+        log.info("%s: sample %d (%.1f s of audio in %.1f s): %s", config.voice, index, seconds, elapsed, sentence)
+    record = {"voice": config.voice, "checkpoint": str(voice.checkpoint), "step": voice.step,
+              "references": [str(p) for p in voice.references], "sample_rate": OUTPUT_RATE, "samples": rows}
+    write_text_atomic(folder / "samples.json", json.dumps(record, indent=2) + "\n")
+    write_text_atomic(paths.latest_samples(layout, config.voice),
+                      json.dumps({**record, "folder": str(folder)}, indent=2) + "\n")
+    _to_tensorboard(run / "samples", voice.step, files, rows)
+    return SamplesResult(folder, voice.checkpoint, voice.step, files, rows, voice.references)
+
+
+def _to_tensorboard(log_dir: Path, step: int, files: list[Path], rows: list[dict]) -> None:
+    import soundfile as sf
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(log_dir))
+    try:
+        for index, (path, row) in enumerate(zip(files, rows)):
+            audio, rate = sf.read(path, dtype="float32")
+            writer.add_audio(f"samples/{index}", torch.from_numpy(audio).unsqueeze(0), step, sample_rate=rate)
+            writer.add_text(f"samples/{index}/text", row["text"], step)
+    finally:
+        writer.close()

@@ -1,0 +1,240 @@
+"""XTTS-v2 fine-tuning on a tiny GPT through coqui's real GPTTrainer/Trainer: a few steps with finite
+losses, pruned checkpoints and TensorBoard scalars; the checkpoint loaded back by coqui's Xtts for
+inference at 24 kHz; the NaN guard; a training killed with SIGKILL resumed from its checkpoint."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import numpy as np
+import soundfile as sf
+import torch
+
+from tts_assets.layout import DataLayout
+from tts_assets.xtts import paths
+from tts_assets.xtts.base_model import read_checkpoint, xtts_state
+from tts_assets.xtts.config import XttsVoiceConfig
+from tts_assets.xtts.errors import TrainingDivergedError
+from tts_assets.xtts.export import export_xtts_dataset
+from tts_assets.xtts.train import build_trainer_config, checkpoint_info, checkpoints, train_xtts
+
+pytest.register_assert_rewrite("tts_assets_tests.xtts_fixtures")  # it is also a plugin (below)
+from .xtts_fixtures import VOICE, write_voice_config  # noqa: E402
+
+pytest_plugins = ["tts_assets_tests.xtts_fixtures"]
+
+
+def scalars(log_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return events
+
+
+def test_training_steps_checkpoints_and_inference(xtts_data_root, tiny_xtts_base, tmp_path):
+    layout = DataLayout(xtts_data_root)
+    config = XttsVoiceConfig.load(write_voice_config(
+        tmp_path / "reader_xtts.yaml", tiny_xtts_base, training={"epochs": 3, "keep_checkpoints": 2}))
+    export_xtts_dataset(layout, config)
+
+    result = train_xtts(layout, config)
+
+    run = paths.run_dir(layout, VOICE, "main")
+    assert result.run_dir == run and result.epoch == 3 and result.steps_this_run == 3  # 2 clips, batch 2
+    assert [row["step"] for row in result.losses] == [0, 1, 2]
+    for row in result.losses:
+        assert all(np.isfinite(row[k]) for k in ("loss", "loss_text_ce", "loss_mel_ce"))
+        assert row["loss"] == row["loss_text_ce"] + row["loss_mel_ce"] or abs(
+            row["loss"] - row["loss_text_ce"] - row["loss_mel_ce"]) < 1e-4
+    assert np.isfinite(result.eval_loss) and np.isfinite(result.train_loss)
+    assert result.warnings and "< 252" in result.warnings[0]
+    # one checkpoint per epoch, pruned to the newest two; best_model.pth links one of them
+    assert [step for step, _ in checkpoints(run)] == [1, 2]
+    assert not list(run.glob(".*.tmp"))
+    best = json.loads((run / "best.json").read_text())
+    assert (run / "best_model.pth").is_file() and best["target_loss"] == min(
+        e.value for e in scalars(run).Scalars("EvalStats/avg_loss"))
+    if (run / best["checkpoint"]).exists():  # a link to the checkpoint, not a second copy
+        assert os.path.samefile(run / "best_model.pth", run / best["checkpoint"])
+    assert checkpoint_info(run / "checkpoint_2.pth") == {
+        "step": 2, "epoch": 3, "model_loss": {"train_loss": result.train_loss, "eval_loss": result.eval_loss}}
+    # only the GPT moved: the decoder is the base model's
+    base = xtts_state(read_checkpoint(tiny_xtts_base / "model.pth"))
+    trained = xtts_state(read_checkpoint(run / "checkpoint_2.pth"))
+    assert not torch.equal(base["gpt.text_head.weight"], trained["gpt.text_head.weight"])
+    assert torch.equal(base["hifigan_decoder.waveform_decoder.conv_pre.weight"],
+                       trained["hifigan_decoder.waveform_decoder.conv_pre.weight"])
+    # TensorBoard scalars of every step and epoch
+    events = scalars(run)
+    assert [e.step for e in events.Scalars("TrainIterStats/loss")] == [0, 1, 2]
+    assert [round(e.value, 4) for e in events.Scalars("TrainIterStats/loss")] == [
+        round(r["loss"], 4) for r in result.losses]
+    assert len(events.Scalars("EvalStats/avg_loss")) == 3
+    summary = json.loads(paths.latest_training(layout, VOICE).read_text())
+    assert summary["status"] == "done" and summary["step"] == 2
+
+    # the checkpoint as coqui documents it: load_json → init_from_config → load_checkpoint → inference
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.models.xtts import Xtts
+
+    coqui_config = XttsConfig()
+    coqui_config.load_json(str(run / "config.json"))
+    model = Xtts(coqui_config)  # what the deprecated Xtts.init_from_config does
+    model.load_checkpoint(coqui_config, checkpoint_path=str(run / "checkpoint_2.pth"),
+                          vocab_path=str(tiny_xtts_base / "vocab.json"), eval=True)
+    reference = sorted((paths.export_dir(layout, VOICE) / "wavs").rglob("*.wav"))[0]
+    latent, speaker = model.get_conditioning_latents(audio_path=[str(reference)])
+    torch.manual_seed(0)
+    wav = np.asarray(model.inference("He was not an ill disposed young man.", "en", latent, speaker)["wav"])
+    assert coqui_config.model_args.output_sample_rate == 24000
+    assert wav.ndim == 1 and len(wav) > 24000 * 0.5 and np.isfinite(wav).all() and np.abs(wav).max() > 0
+    del model
+
+    # trained to the configured epochs: nothing more to do
+    again = train_xtts(layout, config)
+    assert again.already_done and again.steps_this_run == 0 and again.step == 2
+
+    # `tts-assets infer` and the samples (24 kHz files, TensorBoard audio)
+    from click.testing import CliRunner
+
+    from tts_assets.xtts.inference import render_samples
+    from tts_assets.cli import infer
+
+    spoken = CliRunner().invoke(infer, [str(config.source), str(tmp_path / "out.wav"), "--text", "Hello there.",
+                                        "--data-root", str(xtts_data_root)])
+    assert spoken.exit_code == 0, spoken.output
+    audio, rate = sf.read(tmp_path / "out.wav")
+    assert rate == 24000 and len(audio) > 12000 and np.abs(audio).max() > 0
+    assert spoken.stdout.startswith(f"{tmp_path / 'out.wav'}: {round(len(audio) / rate, 3)} s from {run / 'best_model.pth'}")
+    missing = CliRunner().invoke(infer, [str(config.source), str(tmp_path / "x.wav"), "--checkpoint", "nope.pth",
+                                         "--data-root", str(xtts_data_root)])
+    assert missing.exit_code == 2 and "nope.pth: no such checkpoint" in missing.stderr
+    samples = render_samples(layout, config)
+    assert samples.step == 2 and samples.checkpoint == run / "checkpoint_2.pth"  # the newest
+    assert [sf.info(p).samplerate for p in samples.files] == [24000]
+    assert samples.folder == run / "samples" / f"step_{samples.step}"
+    assert scalars(run / "samples").Tags()["audio"] == ["samples/0"]
+
+
+def test_coqui_config_defaults(tmp_path, tiny_xtts_base, xtts_data_root):
+    layout = DataLayout(xtts_data_root)
+    config = XttsVoiceConfig.load(write_voice_config(tmp_path / "reader_xtts.yaml", tiny_xtts_base,
+                                                     training=None, samples=None))
+    export_xtts_dataset(layout, config)
+    coqui = build_trainer_config(config, config.files(layout), layout, [{"text": "x", "speaker_wav": [], "language": "en"}])
+    assert coqui.mixed_precision is False and coqui.lr == 5e-6 and coqui.batch_size == 3
+    assert coqui.optimizer == "AdamW" and coqui.optimizer_params["betas"] == [0.9, 0.96]
+    assert coqui.model_args.max_wav_length == 150000 and coqui.model_args.max_text_length == 200
+    assert coqui.model_args.gpt_num_audio_tokens == 1026 and coqui.model_args.xtts_checkpoint == ""
+    assert coqui.datasets[0].formatter == "coqui" and coqui.datasets[0].meta_file_val == "metadata_eval.csv"
+
+
+def test_mixed_precision_only_when_asked_and_with_a_warning(xtts_data_root, tiny_xtts_base, tmp_path):
+    layout = DataLayout(xtts_data_root)
+    config = XttsVoiceConfig.load(write_voice_config(
+        tmp_path / "reader_xtts.yaml", tiny_xtts_base, training={"mixed_precision": True}))
+    export_xtts_dataset(layout, config)
+    result = train_xtts(layout, config)
+    assert any("mixed_precision is on" in w and "NaN" in w for w in result.warnings)
+    assert all(np.isfinite(row["loss"]) for row in result.losses)  # bf16 autocast on the CPU
+    assert json.loads((result.run_dir / "config.json").read_text())["mixed_precision"] is True
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(xtts_data_root, tiny_xtts_base, tmp_path):
+    layout = DataLayout(xtts_data_root)
+    config_path = write_voice_config(tmp_path / "reader_xtts.yaml", tiny_xtts_base)
+    export_xtts_dataset(layout, XttsVoiceConfig.load(config_path))
+    good = train_xtts(layout, XttsVoiceConfig.load(config_path))
+    run = good.run_dir
+    before = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in run.glob("*.pth")}
+    assert list(before) and good.last_checkpoint == run / "checkpoint_0.pth"
+
+    # resumed with an absurd learning rate (the YAML's lr applies on resume): the weights blow up
+    diverging = XttsVoiceConfig.load(write_voice_config(
+        tmp_path / "reader_xtts.yaml", tiny_xtts_base, training={"epochs": 5, "lr": 1e4}))
+    try:
+        train_xtts(layout, diverging)
+        raise AssertionError("training did not stop")
+    except TrainingDivergedError as error:
+        message = str(error)
+    assert message.startswith(f"{run}: training stopped at step ")
+    assert "is not finite" in message and f"last good checkpoint kept: {run / 'checkpoint_0.pth'}" in message
+    assert "lower training.lr" in message and "\n" not in message
+    after = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in run.glob("*.pth")}
+    assert after == before  # nothing newer was saved, nothing pruned
+    assert torch.isfinite(xtts_state(read_checkpoint(run / "checkpoint_0.pth"))["gpt.text_head.weight"]).all()
+    assert json.loads(paths.latest_training(layout, VOICE).read_text())["status"] == "failed"
+
+
+def test_training_killed_then_resumed(xtts_data_root, tiny_xtts_base, tmp_path):
+    """`tts-assets train-xtts` (a Dagster run holding the `gpu` pool slot) killed with SIGKILL after
+    its first checkpoint; run again, it frees the dead run's slot and continues from the saved step."""
+    from click.testing import CliRunner
+
+    from tts_assets.cli import main as tts_assets_cli
+
+    layout = DataLayout(xtts_data_root)
+    config = write_voice_config(tmp_path / "reader_xtts.yaml", tiny_xtts_base, training={"epochs": 40})
+    run = paths.run_dir(layout, VOICE, "main")
+    command = [str(Path(sys.executable).parent / "tts-assets"), "train-xtts", str(config),
+               "--data-root", str(xtts_data_root)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not checkpoints(run) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -9
+    killed_step, killed_checkpoint = checkpoints(run)[-1]
+    killed = checkpoint_info(killed_checkpoint)
+    assert killed["epoch"] < 40
+
+    with dg.DagsterInstance.get() as instance:
+        (dead,) = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+        assert dead.job_name == "train_xtts"
+        assert instance.event_log_storage.get_concurrency_info("gpu").active_slot_count == 1  # the dead run's
+
+    # two more epochs than the killed run finished, through the same command
+    write_voice_config(config, tiny_xtts_base, training={"epochs": killed["epoch"] + 2})
+    result = CliRunner().invoke(tts_assets_cli, ["train-xtts", str(config), "--data-root", str(xtts_data_root)])
+    assert result.exit_code == 0, result.output
+    assert f"resumed from step {killed_step}" in result.stdout
+    assert f"checkpoint: {run / f'checkpoint_{killed_step + 2}.pth'} (step {killed_step + 2}" in result.stdout
+    assert "warning: training.batch_size 2 x" in result.stderr
+
+    summary = json.loads(paths.latest_training(layout, VOICE).read_text())
+    assert summary["resumed_from"] == str(killed_checkpoint) and summary["resumed_step"] == killed_step
+    assert [row["step"] for row in summary["losses"]] == [killed_step + 1, killed_step + 2]
+    assert summary["step"] == killed_step + 2 and summary["epoch"] == killed["epoch"] + 2
+    assert [step for step, _ in checkpoints(run)] == [killed_step + 1, killed_step + 2]
+    assert not list(run.glob(".*.tmp"))
+    samples = json.loads(paths.latest_samples(layout, VOICE).read_text())
+    assert samples["step"] == killed_step + 2 and len(samples["samples"]) == 1
+
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.event_log_storage.get_concurrency_info("gpu").active_slot_count == 0
+        (done,) = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
+        events = instance.all_logs(done.run_id)
+        checks = {e.dagster_event.asset_check_evaluation_data.check_name: e.dagster_event.asset_check_evaluation_data.passed
+                  for e in events if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"}
+        assert checks == {"xtts_export_accounting": True, "xtts_export_clips_valid": True,
+                          "xtts_checkpoint_sound": True, "xtts_samples_audible": True}
+        progress = [e.user_message for e in events if f"{VOICE}: step {killed_step + 1} (epoch" in e.user_message]
+        assert progress and "s/step" in progress[0]  # training progress in the run's logs
+
+
+def test_precision_benchmark_runs(tmp_path):
+    """The GPU benchmark (`python -m tts_assets.xtts.bench`) on a tiny GPT, so it works when a GPU
+    session runs it at full size."""
+    from tts_assets.xtts.bench import TINY, run
+
+    result = run("fp32", TINY, steps=1, batch_size=2, seconds=3.0, warmup=0, device="cpu")
+    assert result["non_finite_losses"] == 0 and result["mean_step_s"] > 0 and np.isfinite(result["last_loss"])
+    assert result["gpt_params_m"] < 5 and result["device"] == "cpu"
