@@ -300,6 +300,23 @@ def tensorboard(port, host, data_root) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback wants --api-key.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--device", default=None, help="auto | cpu | cuda | cuda:N (default: serve.device).")
+@click.option("--api-key", envvar="TTS_ASSETS_API_KEY", default=None, help="Require 'Authorization: Bearer KEY' on /v1/*.")
+@click.option("--require-promoted", is_flag=True, help="Serve only checkpoints that passed evaluation.")
+@data_root_option
+def serve(host, port, device, api_key, require_promoted, data_root) -> None:
+    """Serve trained voices over an OpenAI-style API (POST /v1/audio/speech, GET /v1/voices, GET /health)."""
+    from tts_assets.serve.server import serve as run_server
+
+    try:
+        run_server(data_root, host, port, device=device, api_key=api_key, require_promoted=require_promoted or None)
+    except TtsAssetsError as error:
+        _fail(str(error))
+
+
+@main.command()
 @click.argument("voice")
 @data_root_option
 def report(voice, data_root) -> None:

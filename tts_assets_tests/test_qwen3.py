@@ -261,3 +261,13 @@ def test_unchanged_data_is_not_retrained_and_new_data_trains_on(layout, tiny_qwe
     from tts_assets.freshness import needs_training
 
     assert needs_training(layout, VOICE, run_dir(layout, VOICE)) == (False, "up to date")
+
+
+def test_pruning_spares_the_checkpoint_promoted_for_serving(layout, tiny_qwen3):
+    from tts_assets.evaluate.promotion import promote
+
+    first = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=1, keep_checkpoints=1))
+    promote(layout, VOICE, "qwen3", first.checkpoint)
+    later = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=3, keep_checkpoints=1))
+    kept = [c.name for c in checkpoints(run_dir(layout, VOICE))]
+    assert kept == [first.checkpoint.name, later.checkpoint.name]

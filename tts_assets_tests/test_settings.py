@@ -33,3 +33,21 @@ def test_data_root_flag_beats_environment_beats_default(monkeypatch, tmp_path):
     monkeypatch.setenv("TTS_ASSETS_DATA_ROOT", str(tmp_path / "env"))
     assert resolve_data_root() == tmp_path / "env"
     assert resolve_data_root(tmp_path / "flag") == tmp_path / "flag"
+
+
+@pytest.mark.parametrize(
+    "file, section, kind",
+    [("qwen3.yaml", "qwen3", "tts_assets.qwen3.settings.Qwen3Settings"),
+     ("serve.yaml", "serve", "tts_assets.serve.settings.ServeSettings"),
+     ("evaluation.yaml", "evaluation", "tts_assets.evaluate.settings.EvaluationSettings")],
+)
+def test_each_settings_file_documents_every_field_with_its_default(file, section, kind):
+    import importlib
+
+    import yaml
+
+    module, name = kind.rsplit(".", 1)
+    settings_class = getattr(importlib.import_module(module), name)
+    documented = yaml.safe_load((CONFIGS / file).read_text())[section]
+    assert set(documented) == set(settings_class.model_fields)
+    assert settings_class.load(CONFIGS / file) == settings_class()

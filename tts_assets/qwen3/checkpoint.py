@@ -68,9 +68,11 @@ def checkpoints(run_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
 
 
-def prune(run_dir: Path, keep: int) -> None:
+def prune(run_dir: Path, keep: int, protect: Path | None = None) -> None:
+    """Keep the newest `keep` checkpoints, and `protect` (the one promoted for serving)."""
     for old in checkpoints(run_dir)[:-keep] if keep > 0 else []:
-        shutil.rmtree(old)
+        if protect is None or old.resolve() != protect.resolve():
+            shutil.rmtree(old)
 
 
 def load_training_state(checkpoint: Path) -> dict:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tts_assets.errors import InputFileError, TtsAssetsError
+from tts_assets.evaluate.promotion import read_promoted
 from tts_assets.freshness import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
@@ -147,7 +148,8 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
         speaker = speakers[train_rows[0]["ref_audio"]]
         path = save_checkpoint(model, base, run / f"checkpoint-{step}", voice, speaker, state)
         record_trained(run, fingerprint, path, step)
-        prune(run, settings.keep_checkpoints)
+        promoted = read_promoted(layout, voice, "qwen3")
+        prune(run, settings.keep_checkpoints, Path(promoted["path"]) if promoted else None)
         log.info("%s: saved %s", voice, path.name)
         result.checkpoint = path
         return path

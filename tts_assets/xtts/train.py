@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from tts_assets.atomic import atomic_path, write_text_atomic
+from tts_assets.evaluate.promotion import read_promoted
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.xtts import paths
@@ -90,10 +91,13 @@ def checkpoint_info(path: Path) -> dict:
             "model_loss": checkpoint.get("model_loss")}
 
 
-def prune_checkpoints(run_dir: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` checkpoints (best_model.pth is a separate link)."""
+def prune_checkpoints(run_dir: Path, keep: int, protect: Path | None = None) -> list[Path]:
+    """Delete all but the newest `keep` checkpoints (best_model.pth is a separate link), sparing
+    `protect` (the one promoted for serving)."""
     removed = []
     for _, path in checkpoints(run_dir)[:-keep]:
+        if protect is not None and path.resolve() == protect.resolve():
+            continue
         path.unlink(missing_ok=True)
         removed.append(path)
     return removed
@@ -243,8 +247,10 @@ def _make_trainer_class():
     class XttsTrainer(Trainer):
         """coqui's Trainer with guarded, atomic, pruned checkpoints and the voice's own resume."""
 
-        def __init__(self, *args, voice_config: XttsVoiceConfig, progress: Callable[[str], None] | None, **kwargs):
+        def __init__(self, *args, voice_config: XttsVoiceConfig, progress: Callable[[str], None] | None,
+                     protect: Path | None = None, **kwargs):
             self.voice_config = voice_config
+            self.protect = protect  # the checkpoint promoted for serving: never pruned
             self.progress = progress
             self.step_losses: list[dict] = []
             self.step_times: list[float] = []
@@ -323,7 +329,7 @@ def _make_trainer_class():
                     model_loss=model_loss,
                 )
             self.last_good = target
-            removed = prune_checkpoints(self.output_path, self.config.save_n_checkpoints)
+            removed = prune_checkpoints(self.output_path, self.config.save_n_checkpoints, self.protect)
             log.info("%s: checkpoint %s%s", self.voice_config.voice, target.name,
                      f" (pruned {', '.join(p.name for p in removed)})" if removed else "")
             return target
@@ -482,6 +488,7 @@ def train_xtts(
         trainer = trainer_class(
             args, coqui_config, output_path=str(run_dir), model=model, train_samples=train_samples,
             eval_samples=eval_samples, parse_command_line_args=False, voice_config=config, progress=progress,
+            protect=Path(promoted["path"]) if (promoted := read_promoted(layout, voice, "xtts")) else None,
         )
         if resume:
             old_lr = _apply_lr(trainer, t.lr)

@@ -1,0 +1,267 @@
+"""The FastAPI application: OpenAI-style speech, the voices of the data root, health.
+
+`POST /v1/audio/speech` takes `{"model", "input", "voice", "response_format", "speed"}`:
+- `voice`: a voice of the data root (`GET /v1/voices`), as a string or `{"id": ...}`;
+- `model`: an engine (`qwen3`, `xtts`) picks the voice's checkpoint of that engine; anything else
+  (`tts-1`, `tts-1-hd`, ...) means the voice's default engine (qwen3 first), so OpenAI clients
+  work unchanged;
+- `response_format`: wav | flac | mp3 | pcm (default mp3, as OpenAI); the sample rate is the
+  model's (24 kHz), also in the `X-Sample-Rate` header (pcm has no header of its own);
+- `speed`: 0.25-4.0, a pitch-preserving time stretch after synthesis (see audio.py).
+Other fields (`instructions`, ...) are ignored. Errors are 4xx/5xx with OpenAI's JSON error body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from functools import partial
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tts_assets.layout import DataLayout
+from tts_assets.serve.audio import MAX_SPEED, MEDIA_TYPES, MIN_SPEED, change_speed, encode, join
+from tts_assets.serve.engines import ENGINE_NAMES, ENGINES, Engine, Served, Synthesizer, discover
+from tts_assets.serve.errors import ApiError, error_body
+from tts_assets.serve.queue import DeviceQueue, QueueFullError
+from tts_assets.serve.settings import ServeSettings
+from tts_assets.serve.text import speakable, text_pieces
+
+log = logging.getLogger(__name__)
+
+
+class VoiceRef(BaseModel):
+    id: str
+
+
+class SpeechRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str = "tts-1"
+    input: str
+    voice: str | VoiceRef
+    response_format: str | None = None
+    speed: float = 1.0
+
+
+class SpeechService:
+    """Voices of the data root, the loaded checkpoints (LRU) and the device's queue."""
+
+    def __init__(self, layout: DataLayout, settings: ServeSettings, engines: dict[str, Engine] | None = None):
+        self.layout = layout
+        self.settings = settings
+        self.engines = ENGINES if engines is None else engines
+        self.queue = DeviceQueue(settings.device, settings.max_queue)
+        self._loaded: OrderedDict[tuple[str, str], Synthesizer] = OrderedDict()
+
+    def voices(self) -> dict[str, dict[str, Served]]:
+        return discover(self.layout, self.settings.require_promoted, self.engines)
+
+    def resolve(self, voice: str, model: str) -> Served:
+        voices = self.voices()
+        if voice not in voices:
+            known = ", ".join(sorted(voices)) or "none: train a voice first"
+            raise ApiError(400, "unknown_voice", f"voice {voice!r} not found; voices: {known}", "voice")
+        engines = voices[voice]
+        if model in self.engines or model in ENGINE_NAMES:
+            if model not in engines:
+                raise ApiError(400, "unknown_model", f"voice {voice!r} has no {model} checkpoint; it has: "
+                                                     f"{', '.join(engines)}", "model")
+            return engines[model]
+        return next(engines[name] for name in self.engines if name in engines)
+
+    def loaded(self) -> list[str]:
+        return [f"{engine}:{path}" for engine, path in self._loaded]
+
+    def _synthesizer(self, served: Served) -> Synthesizer:
+        """Runs in the device worker only, so loading never overlaps a synthesis."""
+        key = (served.engine, str(served.checkpoint))
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            return self._loaded[key]
+        while len(self._loaded) >= self.settings.max_loaded_voices:
+            _, old = self._loaded.popitem(last=False)
+            old.close()
+        log.info("loading %s checkpoint %s on %s", served.engine, served.checkpoint, self.settings.device)
+        synthesizer = self.engines[served.engine].load(self.layout, served.voice, served.checkpoint,
+                                                       self.settings.device)
+        self._loaded[key] = synthesizer
+        return synthesizer
+
+    def synthesize(self, served: Served, pieces: list[str]) -> tuple[np.ndarray, int]:
+        synthesizer = self._synthesizer(served)
+        audio, rate = [], None
+        for index, piece in enumerate(pieces):
+            seed = None if self.settings.seed is None else self.settings.seed + index
+            wave, rate = synthesizer.speak(piece, max_seconds=self.settings.piece_seconds(piece), seed=seed)
+            audio.append(np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1)))
+        return join(audio, rate, self.settings.sentence_pause_s), rate
+
+    def close(self) -> None:
+        self.queue.shutdown()
+        while self._loaded:
+            self._loaded.popitem()[1].close()
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over the limit: at once from Content-Length, else while the body streams in."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        message = f"request body over the limit of {self.max_bytes} bytes"
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            response = JSONResponse(error_body(413, message, "body_too_large"), status_code=413,
+                                    headers={"Connection": "close"})
+            return await response(scope, receive, send)
+        received = 0
+
+        async def limited():
+            nonlocal received
+            event = await receive()
+            if event["type"] == "http.request":
+                received += len(event.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, message)
+            return event
+
+        return await self.app(scope, limited, send)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    parts, param = [], None
+    for error in exc.errors():
+        location = [str(x) for x in error.get("loc", ()) if x != "body"]
+        if error.get("type") == "json_invalid":
+            return f"request body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})", None
+        param = param or (location[0] if location else None)
+        parts.append(f"{'.'.join(location) or 'body'}: {error.get('msg')}")
+    return "; ".join(parts) or "invalid request", param
+
+
+def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api_key: str | None = None,
+               engines: dict[str, Engine] | None = None) -> FastAPI:
+    settings = settings or ServeSettings()
+    service = SpeechService(layout, settings, engines)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        service.close()
+
+    app = FastAPI(title="tts_assets TTS server", lifespan=lifespan)
+    app.state.service = service
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError):
+        return JSONResponse(error_body(exc.status, exc.message, exc.code, exc.param), status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException):
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+        return JSONResponse(error_body(exc.status_code, str(exc.detail), codes.get(exc.status_code, "http_error")),
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError):
+        message, param = _validation_message(exc)
+        return JSONResponse(error_body(400, message, "invalid_request", param), status_code=400)
+
+    if api_key:
+        @app.middleware("http")
+        async def authenticate(request: Request, call_next):
+            if request.url.path.startswith("/v1/"):
+                given = request.headers.get("authorization", "")
+                if not secrets.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+                    return JSONResponse(error_body(401, "missing or wrong API key (Authorization: Bearer ...)",
+                                                   "invalid_api_key"), status_code=401,
+                                        headers={"WWW-Authenticate": "Bearer"})
+            return await call_next(request)
+
+    @app.get("/health")
+    def health():
+        try:
+            voices = len(service.voices())
+        except Exception as exc:  # noqa: BLE001 - health reports, never fails on a bad data root
+            voices = f"unreadable: {exc}"
+        return {"status": "ok", "device": settings.device, "voices": voices, "loaded": service.loaded(),
+                "queue": {"busy": service.queue.busy, "waiting": service.queue.waiting,
+                          "max_waiting": settings.max_queue}}
+
+    @app.get("/v1/voices")
+    def voices():
+        data = []
+        for name, engines in service.voices().items():
+            data.append({"id": name, "object": "voice", "name": name, "default_engine": next(iter(engines)),
+                         "engines": {engine: served.describe() for engine, served in engines.items()}})
+        return {"object": "list", "data": data}
+
+    @app.get("/v1/models")
+    def models():
+        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "tts_assets"}
+                                           for name in service.engines]}
+
+    @app.post("/v1/audio/speech")
+    async def speech(body: SpeechRequest):
+        voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
+        if not body.input.strip():
+            raise ApiError(400, "empty_input", "input is empty", "input")
+        if len(body.input) > settings.max_input_chars:
+            raise ApiError(400, "input_too_long", f"input is {len(body.input)} characters; the limit is "
+                                                  f"{settings.max_input_chars}", "input")
+        response_format = (body.response_format or settings.default_format).lower()
+        if response_format not in MEDIA_TYPES:
+            raise ApiError(400, "unsupported_response_format", f"response_format {body.response_format!r} is not "
+                                                               f"supported; use one of {', '.join(MEDIA_TYPES)}",
+                           "response_format")
+        if not math.isfinite(body.speed) or not MIN_SPEED <= body.speed <= MAX_SPEED:
+            raise ApiError(400, "invalid_speed", f"speed {body.speed} is outside {MIN_SPEED}-{MAX_SPEED}", "speed")
+        served = service.resolve(voice, body.model)
+        spoken = speakable(body.input, settings.language, settings.normalize_text)
+        pieces = text_pieces(spoken, settings.max_piece_chars)
+        if not pieces:
+            raise ApiError(400, "empty_input", "input has nothing to speak", "input")
+        try:
+            future, record = service.queue.submit(partial(service.synthesize, served, pieces),
+                                                  label=f"{voice}/{served.engine}")
+        except QueueFullError as exc:
+            raise ApiError(503, "queue_full", f"server busy: {exc}; retry later",
+                           headers={"Retry-After": "5"}) from None
+        try:
+            audio, rate = await asyncio.wrap_future(future)
+        except Exception as exc:  # noqa: BLE001 - any model failure is answered, with its cause
+            if type(exc).__name__ == "OutOfMemoryError":
+                raise ApiError(503, "out_of_memory", f"{settings.device} ran out of memory; retry with a shorter "
+                                                     "input or fewer loaded voices",
+                               headers={"Retry-After": "5"}) from None
+            log.exception("synthesis failed for %s with %s", voice, served.checkpoint)
+            raise ApiError(500, "synthesis_failed",
+                           f"{served.checkpoint}: synthesis failed ({type(exc).__name__}: {exc})") from None
+        audio = await run_in_threadpool(change_speed, audio, body.speed)
+        data = await run_in_threadpool(encode, audio, rate, response_format)
+        headers = {
+            "X-Voice": voice, "X-Engine": served.engine, "X-Checkpoint": served.checkpoint.name,
+            "X-Sample-Rate": str(rate), "X-Text-Pieces": str(len(pieces)), "X-Job-Id": str(record.id),
+            "X-Queue-Wait-Ms": f"{(record.started - record.queued) * 1000:.1f}",
+            "X-Synthesis-Ms": f"{(record.finished - record.started) * 1000:.1f}",
+            "X-Audio-Seconds": f"{len(audio) / rate:.3f}",
+        }
+        return Response(data, media_type=MEDIA_TYPES[response_format], headers=headers)
+
+    return app

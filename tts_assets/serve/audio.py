@@ -1,0 +1,83 @@
+"""Audio out: joining pieces, speed change, and the response formats.
+
+wav and flac: 16-bit PCM via soundfile; mp3: soundfile when its libsndfile writes MP3 (1.1.0 and
+later), else PyAV's libmp3lame; pcm: raw signed 16-bit little-endian mono samples (OpenAI's `pcm`),
+the same samples as the wav. `speed` is a phase-vocoder time stretch (librosa): the pitch stays,
+quality drops audibly far from 1.0; 0.25-4.0 as OpenAI allows.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import soundfile as sf
+
+MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "pcm": "audio/pcm"}
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
+
+
+def join(pieces: list[np.ndarray], rate: int, pause_s: float) -> np.ndarray:
+    gap = np.zeros(int(round(pause_s * rate)), dtype=np.float32)
+    parts = []
+    for index, piece in enumerate(pieces):
+        if index:
+            parts.append(gap)
+        parts.append(np.asarray(piece, dtype=np.float32).reshape(-1))
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def change_speed(audio: np.ndarray, speed: float) -> np.ndarray:
+    if speed == 1.0 or len(audio) == 0:
+        return audio
+    import librosa
+
+    return librosa.effects.time_stretch(np.asarray(audio, dtype=np.float32), rate=speed).astype(np.float32)
+
+
+def _soundfile(audio: np.ndarray, rate: int, **options) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, rate, **options)
+    return buffer.getvalue()
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """The one float → 16-bit conversion, so every format carries the same samples."""
+    return (np.clip(np.asarray(audio, dtype=np.float32).reshape(-1), -1.0, 1.0) * 32767).round().astype(np.int16)
+
+
+def mp3_with_pyav(audio: np.ndarray, rate: int, bitrate: int = 64000) -> bytes:
+    import av
+
+    samples = audio if audio.dtype == np.int16 else to_int16(audio)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame" if "libmp3lame" in av.codecs_available else "mp3", rate=rate)
+        stream.layout = "mono"
+        stream.bit_rate = bitrate
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def soundfile_writes_mp3() -> bool:
+    return "MP3" in sf.available_formats()
+
+
+def encode(audio: np.ndarray, rate: int, response_format: str) -> bytes:
+    audio = to_int16(audio)
+    if response_format == "wav":
+        return _soundfile(audio, rate, format="WAV", subtype="PCM_16")
+    if response_format == "flac":
+        return _soundfile(audio, rate, format="FLAC", subtype="PCM_16")
+    if response_format == "pcm":
+        return _soundfile(audio, rate, format="RAW", subtype="PCM_16", endian="LITTLE")
+    if response_format == "mp3":
+        if soundfile_writes_mp3():
+            return _soundfile(audio, rate, format="MP3", subtype="MPEG_LAYER_III")
+        return mp3_with_pyav(audio, rate)
+    raise ValueError(f"unsupported response format {response_format!r}")

@@ -1,0 +1,33 @@
+"""Server errors: `ServeError` for a server that cannot start (one line, naming the cause);
+`ApiError` for a request the server refuses, answered as OpenAI-style JSON:
+`{"error": {"message", "type", "param", "code"}}`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tts_assets.errors import TtsAssetsError
+
+
+class ServeError(TtsAssetsError):
+    def __init__(self, where: Path | str, cause: str):
+        super().__init__(f"{where}: {cause}")
+        self.cause = cause
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, param: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.param = param
+        self.headers = headers or {}
+
+
+def error_body(status: int, message: str, code: str | None, param: str | None = None) -> dict:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    if status == 401:
+        kind = "authentication_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}

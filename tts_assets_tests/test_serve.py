@@ -1,0 +1,339 @@
+"""The TTS server, started for real (uvicorn on a free 127.0.0.1 port) over a data root holding a
+tiny trained Qwen3-TTS voice, spoken to over HTTP: every format, every error, the queue, long texts."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import av
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tts_assets.evaluate.promotion import promote
+from tts_assets.serve.app import create_app
+from tts_assets.serve.errors import ServeError
+from tts_assets.serve.queue import DeviceQueue, QueueFullError
+from tts_assets.serve.server import serve, start_in_thread
+from tts_assets.serve.settings import ServeSettings
+from tts_assets.serve.text import speakable, text_pieces
+
+from .voice_fixtures import VOICE, copy_data_root, served_voice_build  # noqa: F401
+
+RATE = 24000
+PAUSE_S = 0.25
+# Short generation caps keep the tiny model quick: each piece is at most max(0.6 s, 0.02 s/char).
+SETTINGS = dict(device="cpu", seed=0, max_seconds_per_char=0.02, min_piece_seconds=0.6, sentence_pause_s=PAUSE_S,
+                max_input_chars=300, max_body_bytes=4096, max_queue=8)
+
+
+@pytest.fixture(scope="module")
+def layout(served_voice_build, tmp_path_factory):
+    return copy_data_root(served_voice_build, tmp_path_factory.mktemp("serve") / "data")
+
+
+@pytest.fixture(scope="module")
+def server(layout):
+    app = create_app(layout, ServeSettings(**SETTINGS))
+    running = start_in_thread(app)
+    yield running, app
+    running.stop()
+
+
+@pytest.fixture
+def client(server):
+    with httpx.Client(base_url=server[0].url, timeout=120) as http:
+        yield http
+
+
+def speak(client, text="He was not an ill disposed young man.", **fields):
+    return client.post("/v1/audio/speech", json={"model": "tts-1", "input": text, "voice": VOICE, **fields})
+
+
+def zero_runs(samples: np.ndarray, min_s: float) -> int:
+    """Runs of exact digital silence at least `min_s` long (the pauses the server inserts)."""
+    silent = np.concatenate([[0], (samples == 0).astype(int), [0]])
+    edges = np.flatnonzero(np.diff(silent))
+    return int(np.sum(edges[1::2] - edges[::2] >= min_s * RATE))
+
+
+def test_binds_loopback_and_reports_health_and_voices(server, client):
+    assert server[0].url.startswith("http://127.0.0.1:")
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["voices"] == 1 and health["queue"]["waiting"] == 0
+    voices = client.get("/v1/voices").json()["data"]
+    assert [v["id"] for v in voices] == [VOICE]
+    served = voices[0]["engines"]["qwen3"]
+    assert voices[0]["default_engine"] == "qwen3"
+    assert served["name"] == "checkpoint-2" and served["step"] == 2 and served["promoted"] is False  # newest
+    assert served["checkpoints"] == 2
+    assert [m["id"] for m in client.get("/v1/models").json()["data"]] == ["qwen3", "xtts"]
+
+
+def test_each_format_is_decodable_audio_at_the_model_rate(client):
+    responses = {fmt: speak(client, response_format=fmt) for fmt in ("wav", "flac", "mp3", "pcm")}
+    for fmt, response in responses.items():
+        assert response.status_code == 200, response.text
+        assert response.headers["x-sample-rate"] == str(RATE) and response.headers["x-engine"] == "qwen3"
+    media = {fmt: r.headers["content-type"] for fmt, r in responses.items()}
+    assert media == {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "pcm": "audio/pcm"}
+
+    wav, rate = sf.read(io.BytesIO(responses["wav"].content), dtype="int16")
+    assert rate == RATE and sf.info(io.BytesIO(responses["wav"].content)).subtype == "PCM_16"
+    assert len(wav) / RATE >= 0.5 and np.abs(wav).max() > 1000  # audible, as long as the cap allows
+    flac, rate = sf.read(io.BytesIO(responses["flac"].content), dtype="int16")
+    pcm = np.frombuffer(responses["pcm"].content, dtype="<i2")
+    # Same seed, same samples: FLAC is lossless and pcm is the WAV's data without its header.
+    assert rate == RATE and np.array_equal(flac, wav) and np.array_equal(pcm, wav)
+    with av.open(io.BytesIO(responses["mp3"].content)) as container:
+        stream = container.streams.audio[0]
+        assert container.format.name == "mp3" and stream.rate == RATE
+        decoded = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(stream)])
+    assert abs(len(decoded) - len(wav)) <= 2 * 1152  # encoder delay and padding only
+
+
+def test_default_format_is_mp3_and_voice_may_be_an_object(client):
+    response = client.post("/v1/audio/speech", json={"model": "qwen3", "input": "Hello there.", "voice": {"id": VOICE}})
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/mpeg"
+
+
+@pytest.mark.parametrize("fields, status, code, param", [
+    ({"voice": "nobody"}, 400, "unknown_voice", "voice"),
+    ({"response_format": "ogg"}, 400, "unsupported_response_format", "response_format"),
+    ({"input": ""}, 400, "empty_input", "input"),
+    ({"input": " \n\t "}, 400, "empty_input", "input"),
+    ({"input": "Words. " * 60}, 400, "input_too_long", "input"),  # 360 characters > 300
+    ({"speed": 5.0}, 400, "invalid_speed", "speed"),
+    ({"model": "xtts"}, 400, "unknown_model", "model"),  # the voice has no XTTS checkpoint
+    ({"input": None}, 400, "invalid_request", "input"),
+])
+def test_bad_requests_get_a_json_error(client, fields, status, code, param):
+    body = {"model": "tts-1", "input": "Hello.", "voice": VOICE, **fields}
+    response = client.post("/v1/audio/speech", json={k: v for k, v in body.items() if v is not None})
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == code and error["param"] == param and error["type"] == "invalid_request_error"
+    assert error["message"]
+    if code == "unknown_voice":
+        assert "'nobody'" in error["message"] and VOICE in error["message"]
+
+
+def test_malformed_and_oversized_bodies_are_refused(client):
+    broken = client.post("/v1/audio/speech", content=b'{"input": "x", ', headers={"content-type": "application/json"})
+    assert broken.status_code == 400 and "not valid JSON" in broken.json()["error"]["message"]
+    big = json.dumps({"model": "tts-1", "input": "x" * 5000, "voice": VOICE})
+    oversized = client.post("/v1/audio/speech", content=big, headers={"content-type": "application/json"})
+    assert oversized.status_code == 413 and oversized.json()["error"]["code"] == "body_too_large"
+
+    def chunks():  # no Content-Length: refused while it streams in
+        for _ in range(20):
+            yield b" " * 500
+
+    streamed = client.post("/v1/audio/speech", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "body_too_large"
+    assert client.get("/no/such/path").json()["error"]["code"] == "not_found"
+
+
+def test_concurrent_requests_are_serialized(server):
+    running, app = server
+    results, errors = {}, []
+    texts = [f"Request number {word} is spoken alone, one at a time." for word in ("one", "two", "three", "four")]
+    barrier = threading.Barrier(len(texts))
+
+    def post(index):
+        try:
+            with httpx.Client(base_url=running.url, timeout=120) as http:
+                barrier.wait()
+                sent = time.monotonic()
+                response = speak(http, texts[index], response_format="pcm")
+                results[index] = (sent, time.monotonic(), response)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors and len(results) == len(texts)
+    assert all(r.status_code == 200 for _, _, r in results.values())
+    # All four were in flight together: each was sent before the first answer came back ...
+    assert max(sent for sent, _, _ in results.values()) < min(done for _, done, _ in results.values())
+    # ... yet the device ran their syntheses one after another, never overlapping.
+    ids = {int(r.headers["x-job-id"]) for _, _, r in results.values()}
+    jobs = sorted((j for j in app.state.service.queue.history if j.id in ids), key=lambda j: j.started)
+    assert len(jobs) == len(texts)
+    for earlier, later in zip(jobs, jobs[1:]):
+        assert earlier.finished <= later.started
+    waits = sorted(float(r.headers["x-queue-wait-ms"]) for _, _, r in results.values())
+    synth = min(float(r.headers["x-synthesis-ms"]) for _, _, r in results.values())
+    assert waits[-1] >= 2 * synth  # the last one waited for at least the others' syntheses
+
+
+def test_full_queue_answers_503(layout):
+    app = create_app(layout, ServeSettings(**{**SETTINGS, "max_queue": 0, "max_input_chars": 2000,
+                                              "max_body_bytes": 8192}))
+    running = start_in_thread(app)
+    try:
+        long_text = " ".join(f"Sentence {n} keeps the device busy for a while." for n in range(12))
+        first = {}
+
+        def busy_request():
+            with httpx.Client(base_url=running.url, timeout=120) as http:
+                first["r"] = speak(http, long_text, response_format="pcm")
+
+        worker = threading.Thread(target=busy_request)
+        worker.start()
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            deadline = time.monotonic() + 60
+            while not http.get("/health").json()["queue"]["busy"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            refused = speak(http, "Me too.")
+        worker.join(120)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "queue_full"
+        assert refused.headers["retry-after"] == "5"
+        assert first["r"].status_code == 200
+    finally:
+        running.stop()
+
+
+def test_device_queue_bounds_waiting_jobs():
+    queue = DeviceQueue("cpu", max_waiting=1)
+    release = threading.Event()
+    running, _ = queue.submit(release.wait)
+    waiting, _ = queue.submit(lambda: "second")
+    with pytest.raises(QueueFullError):
+        queue.submit(lambda: "third")
+    release.set()
+    assert running.result(10) is True and waiting.result(10) == "second"
+    assert queue.submit(lambda: "fourth")[0].result(10) == "fourth"  # room again
+    queue.shutdown()
+
+
+def test_sentence_splitting():
+    text = speakable('Mr. Smith paid $5 on the 3rd of May. "Really?" she asked! Yes... it was.\nA new line')
+    assert text_pieces(text) == ["Mister Smith paid five dollars on the third of May.", '"Really?" she asked!',
+                                 "Yes... it was.", "A new line"]
+    long = "A sentence that runs on and on, " + "with many more words that follow it " * 8 + "until the end."
+    pieces = text_pieces(long, max_chars=80)
+    assert all(len(p) <= 80 for p in pieces) and " ".join(pieces) == long
+    assert pieces[0] == "A sentence that runs on and on,"  # at the clause mark, else at a space
+
+
+def test_long_text_is_spoken_sentence_by_sentence_and_joined(client):
+    text = "The first sentence is here. The second one follows it! And is there a third?"
+    response = speak(client, text, response_format="wav")
+    assert response.status_code == 200 and response.headers["x-text-pieces"] == "3"
+    samples, _ = sf.read(io.BytesIO(response.content), dtype="int16")
+    assert zero_runs(samples, PAUSE_S * 0.9) == 2  # the two pauses the joins inserted
+    single = sf.read(io.BytesIO(speak(client, "The first sentence is here.", response_format="wav").content),
+                     dtype="int16")[0]
+    assert np.array_equal(samples[: len(single)], single)  # piece 1 is that sentence spoken alone (seed 0)
+    assert len(samples) > len(single) + 2 * PAUSE_S * RATE
+
+
+def test_speed_stretches_time(client):
+    normal = speak(client, "Hello there, my friend.", response_format="pcm")
+    fast = speak(client, "Hello there, my friend.", response_format="pcm", speed=2.0)
+    assert fast.status_code == 200
+    ratio = len(fast.content) / len(normal.content)
+    assert 0.45 <= ratio <= 0.55
+
+
+def test_promoted_checkpoint_is_served(layout, client):
+    first = sorted((layout.models_dir(VOICE) / "qwen3").glob("checkpoint-*"))[0]
+    assert first.name == "checkpoint-1"
+    promote(layout, VOICE, "qwen3", first)
+    try:
+        served = client.get("/v1/voices").json()["data"][0]["engines"]["qwen3"]
+        assert served["name"] == "checkpoint-1" and served["promoted"] is True
+        response = speak(client, "Hello.", response_format="wav")
+        assert response.status_code == 200 and response.headers["x-checkpoint"] == "checkpoint-1"
+    finally:
+        (layout.models_dir(VOICE) / "qwen3" / "latest.json").unlink()
+
+
+def test_api_key_guards_the_api_but_not_health(layout):
+    running = start_in_thread(create_app(layout, ServeSettings(**SETTINGS), api_key="s3cret"))
+    try:
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            assert http.get("/health").status_code == 200
+            refused = http.get("/v1/voices")
+            assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+            assert http.get("/v1/voices", headers={"Authorization": "Bearer wrong"}).status_code == 401
+            assert http.get("/v1/voices", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    finally:
+        running.stop()
+
+
+SERVE = "import sys; from tts_assets.serve import serve; serve(sys.argv[1], port=0, device='cpu', log_level='warning')"
+
+
+def test_serve_runs_until_interrupted(layout, tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", SERVE, str(layout.root)], stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        line = child.stderr.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        assert match, line
+        assert f"{VOICE} (qwen3)" in line
+        with httpx.Client(base_url=match.group(1), timeout=30) as http:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    assert http.get("/health").json()["status"] == "ok"
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+            assert http.get("/v1/voices").json()["data"][0]["id"] == VOICE
+        child.send_signal(signal.SIGINT)  # Ctrl-C: a clean shutdown and exit status 0
+        assert child.wait(30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stderr.close()
+    with pytest.raises(ServeError, match="no such data root"):
+        serve(tmp_path / "missing")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(ServeError, match="cannot listen"):
+            serve(layout.root, port=busy.getsockname()[1])
+
+
+def test_settings_come_from_the_serve_section(tmp_path):
+    from tts_assets.errors import InputFileError
+
+    path = tmp_path / "settings.yaml"
+    path.write_text("dataset: {}\nserve:\n  max_queue: 3\n  seed: 7\n  device: cuda\n")
+    settings = ServeSettings.load(path, device="cpu")
+    assert (settings.max_queue, settings.seed, settings.device, settings.default_format) == (3, 7, "cpu", "mp3")
+    path.write_text("serve:\n  max_qeue: 3\n")
+    with pytest.raises(InputFileError, match=f"{path}.*max_qeue"):
+        ServeSettings.load(path)
+
+
+def test_mp3_without_libsndfile_support_goes_through_pyav():
+    from tts_assets.serve.audio import mp3_with_pyav
+
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(RATE) / RATE)).astype(np.float32)
+    with av.open(io.BytesIO(mp3_with_pyav(tone, RATE))) as container:
+        stream = container.streams.audio[0]
+        decoded = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(stream)])
+        assert container.format.name == "mp3" and stream.rate == RATE
+    assert abs(len(decoded) - RATE) <= 2 * 1152
+    spectrum = np.abs(np.fft.rfft(decoded[:RATE]))
+    assert abs(np.argmax(spectrum) * RATE / len(decoded[:RATE]) - 220) < 2  # still the 220 Hz tone
