@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +14,26 @@ from tts_assets.errors import InputFileError
 from tts_assets.segments.merge import MergeRules
 
 SETTINGS_ENV = "TTS_ASSETS_SETTINGS"
+
+
+class SectionSettings(BaseModel):
+    """Settings read from one top-level section of the settings YAML, then per-run overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+    section: ClassVar[str]
+
+    @classmethod
+    def load(cls, path: str | Path | None, **overrides):
+        data = {}
+        if path:
+            try:
+                data = (yaml.safe_load(Path(path).read_text()) or {}).get(cls.section) or {}
+            except (OSError, yaml.YAMLError, AttributeError) as exc:
+                raise InputFileError(path, f"invalid settings: {exc}".replace("\n", " ")) from exc
+        try:
+            return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
+        except ValueError as exc:
+            raise InputFileError(path or f"{cls.section} settings", str(exc).replace("\n", " ")) from exc
 
 
 class ClipFormat(BaseModel):

@@ -22,7 +22,7 @@ from tts_assets.atomic import write_text_atomic
 from tts_assets.audio.cut import CutRequest, cut_clips, write_wav_atomic
 from tts_assets.errors import UnreadableAudioError
 from tts_assets.layout import DataLayout
-from tts_assets.manifest.io import read_jsonl, write_jsonl, write_parquet
+from tts_assets.manifest.io import read_jsonl, remove_unreferenced, write_jsonl, write_parquet
 from tts_assets.manifest.schema import Reason
 from tts_assets.quality.measures import measure, normalize_loudness
 from tts_assets.settings import AlignSettings, DatasetSettings
@@ -227,7 +227,7 @@ def align_voice_dataset(
     write_jsonl(layout.aligned_manifest(voice), kept)
     write_parquet(layout.aligned_parquet(voice), kept)
     write_jsonl(layout.aligned_rejections(voice), rejections)
-    _remove_unreferenced(dataset_dir / "wavs_aligned", {dataset_dir / r["audio_file"] for r in kept})
+    remove_unreferenced(dataset_dir / "wavs_aligned", {dataset_dir / r["audio_file"] for r in kept})
     summary = {
         "voice": voice,
         "aligner": aligner.name,
@@ -243,9 +243,3 @@ def align_voice_dataset(
     write_text_atomic(layout.aligned_summary(voice), json.dumps(summary, indent=2) + "\n")
     return summary
 
-
-def _remove_unreferenced(folder: Path, keep: set[Path]) -> None:
-    if folder.is_dir():
-        for path in folder.rglob("*"):
-            if path.is_file() and path not in keep:
-                path.unlink()

@@ -21,7 +21,7 @@ from tts_assets.audio.decode import stream_pcm
 from tts_assets.audio.probe import probe
 from tts_assets.errors import TtsAssetsError, UnreadableAudioError
 from tts_assets.layout import DataLayout
-from tts_assets.manifest.io import read_jsonl, write_jsonl
+from tts_assets.manifest.io import read_jsonl, remove_unreferenced, write_jsonl
 from tts_assets.manifest.schema import ClipRow, Reason, Rejection
 from tts_assets.segments.merge import MergeRules, SpanRejection, plan_spans
 from tts_assets.segments.model import Segment
@@ -166,7 +166,7 @@ def cut_book(
     ]
     write_jsonl(layout.book_clips_manifest(voice, book), (c.to_dict() for c in clips))
     write_jsonl(layout.book_rejections(voice, book), rejections)
-    _remove_stale_clips(wavs, {Path(c.audio_file).name for c in clips})
+    remove_unreferenced(wavs, {dataset_dir / c.audio_file for c in clips})
 
     total = sum(1 for _ in read_jsonl(layout.transcript_file(voice, book)))
     total += sum(1 for _ in read_jsonl(layout.transcript_rejections(voice, book)))
@@ -253,10 +253,3 @@ def _convert_curated(lines, wavs: Path, dataset_dir: Path, voice, book, fmt, rul
         )
     return clips, rejections
 
-
-def _remove_stale_clips(wavs: Path, keep: set[str]) -> None:
-    """Drop clips of an earlier build that the new manifest no longer lists."""
-    if wavs.is_dir():
-        for path in wavs.iterdir():
-            if path.name not in keep:
-                path.unlink()

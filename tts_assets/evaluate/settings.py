@@ -24,12 +24,9 @@ Every threshold can be set to null to skip that criterion. Defaults:
 
 from __future__ import annotations
 
-from pathlib import Path
+from pydantic import Field
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
-
-from tts_assets.errors import InputFileError
+from tts_assets.settings import SectionSettings
 
 FALLBACK_SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -39,8 +36,8 @@ FALLBACK_SENTENCES = [
 ]
 
 
-class EvaluationSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EvaluationSettings(SectionSettings):
+    section = "evaluation"
     sentences: list[str] | None = None
     fallback_sentences: list[str] = Field(default_factory=lambda: list(FALLBACK_SENTENCES))
     max_sentences: int = Field(8, ge=1)
@@ -75,15 +72,3 @@ class EvaluationSettings(BaseModel):
         per_char = self.max_seconds_per_char or 0.2
         return max(self.min_generation_seconds, len(text) * per_char * self.generation_headroom)
 
-    @classmethod
-    def load(cls, path: str | Path | None, **overrides) -> "EvaluationSettings":
-        data = {}
-        if path:
-            try:
-                data = (yaml.safe_load(Path(path).read_text()) or {}).get("evaluation", {}) or {}
-            except (OSError, yaml.YAMLError, AttributeError) as exc:
-                raise InputFileError(path, f"invalid settings: {exc}".replace("\n", " ")) from exc
-        try:
-            return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
-        except ValueError as exc:
-            raise InputFileError(path or "evaluation settings", str(exc).replace("\n", " ")) from exc

@@ -32,3 +32,11 @@ def write_parquet(target: Path, rows: list[dict], schema: pa.Schema | None = Non
     table = pa.Table.from_pylist(rows, schema=schema)
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp)
+
+
+def remove_unreferenced(folder: Path, keep: set[Path]) -> None:
+    """Delete files under `folder` that no manifest lists any more (and temporary leftovers)."""
+    if folder.is_dir():
+        for path in folder.rglob("*"):
+            if path.is_file() and path not in keep:
+                path.unlink()

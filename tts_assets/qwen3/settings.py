@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-from pydantic import BaseModel, ConfigDict
-
-from tts_assets.errors import InputFileError
+from tts_assets.settings import SectionSettings
 
 
-class Qwen3Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Qwen3Settings(SectionSettings):
+    section = "qwen3"
     base_model: str = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"  # a local folder (offline) or a hub id (online)
     speech_tokenizer: str | None = None  # default: <base_model>/speech_tokenizer
     reference_audio: str | None = None  # default: chosen from the dataset (5–10 s, best aligned)
@@ -34,15 +29,3 @@ class Qwen3Settings(BaseModel):
     ]
     sample_max_new_tokens: int = 600  # 48 s at 12.5 Hz: a cap against runaway generation
 
-    @classmethod
-    def load(cls, path: str | Path | None, **overrides) -> "Qwen3Settings":
-        data = {}
-        if path:
-            try:
-                data = (yaml.safe_load(Path(path).read_text()) or {}).get("qwen3", {})
-            except (OSError, yaml.YAMLError) as exc:
-                raise InputFileError(path, f"invalid settings: {exc}".replace("\n", " ")) from exc
-        try:
-            return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
-        except ValueError as exc:
-            raise InputFileError(path or "qwen3 settings", str(exc).replace("\n", " ")) from exc

@@ -20,16 +20,13 @@ by `serve()`'s arguments. Defaults:
 
 from __future__ import annotations
 
-from pathlib import Path
+from pydantic import Field
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
-
-from tts_assets.errors import InputFileError
+from tts_assets.settings import SectionSettings
 
 
-class ServeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ServeSettings(SectionSettings):
+    section = "serve"
     device: str = "auto"
     max_input_chars: int = Field(4096, ge=1)
     max_body_bytes: int = Field(65536, ge=256)
@@ -48,15 +45,3 @@ class ServeSettings(BaseModel):
     def piece_seconds(self, piece: str) -> float:
         return max(self.min_piece_seconds, len(piece) * self.max_seconds_per_char)
 
-    @classmethod
-    def load(cls, path: str | Path | None, **overrides) -> "ServeSettings":
-        data = {}
-        if path:
-            try:
-                data = (yaml.safe_load(Path(path).read_text()) or {}).get("serve", {}) or {}
-            except (OSError, yaml.YAMLError, AttributeError) as exc:
-                raise InputFileError(path, f"invalid settings: {exc}".replace("\n", " ")) from exc
-        try:
-            return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
-        except ValueError as exc:
-            raise InputFileError(path or "serve settings", str(exc).replace("\n", " ")) from exc

@@ -22,7 +22,7 @@ import soxr
 from tts_assets.atomic import write_text_atomic
 from tts_assets.audio.cut import write_wav_atomic
 from tts_assets.layout import DataLayout
-from tts_assets.manifest.io import read_jsonl, write_jsonl
+from tts_assets.manifest.io import read_jsonl, remove_unreferenced, write_jsonl
 from tts_assets.xtts import paths
 from tts_assets.xtts.base_model import load_tokenizer
 from tts_assets.xtts.config import COQUI_RATE, XttsVoiceConfig
@@ -150,7 +150,7 @@ def export_xtts_dataset(layout: DataLayout, config: XttsVoiceConfig) -> dict:
     write_jsonl(paths.export_rejections(layout, voice), rejected)
     write_text_atomic(paths.metadata_train(layout, voice), metadata_csv(train, voice))
     write_text_atomic(paths.metadata_eval(layout, voice), metadata_csv(evaluation, voice))
-    _remove_unreferenced(out_dir / "wavs", {out_dir / r["audio_file"] for r in kept})
+    remove_unreferenced(out_dir / "wavs", {out_dir / r["audio_file"] for r in kept})
     summary = {
         "voice": voice,
         "language": config.language,
@@ -174,9 +174,3 @@ def export_xtts_dataset(layout: DataLayout, config: XttsVoiceConfig) -> dict:
     )
     return summary
 
-
-def _remove_unreferenced(folder: Path, keep: set[Path]) -> None:
-    if folder.is_dir():
-        for path in folder.rglob("*"):
-            if path.is_file() and path not in keep:
-                path.unlink()
