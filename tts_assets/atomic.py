@@ -8,6 +8,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: the process's umask, restored at once
+
 
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
@@ -15,6 +18,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
     A crash at any moment leaves either the old file or the new one, never half of one;
     the temporary name starts with `.` and ends with `.tmp` so readers never pick it up.
+    The file gets the permissions a plain `open` would give (mkstemp's are owner-only, which
+    would lock out a daemon or pod running as another user).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -25,6 +30,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
