@@ -116,3 +116,20 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_cut_never_moves_into_known_speech():
+    """A word ending in a stop: voiced part, an 80 ms closure, a 20 ms burst, then silence. A cut
+    placed right at the word's end (no padding) could snap back into the closure and drop the
+    burst; the aligned word's end keeps it out."""
+    rate = 24000
+    def tone(seconds):
+        t = np.arange(int(seconds * rate)) / rate
+        return (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    silence = lambda seconds: np.zeros(int(seconds * rate), np.float32)  # noqa: E731
+    audio = np.concatenate([tone(1.5), silence(0.08), tone(0.02), silence(1.0)])
+    word_end = int(1.60 * rate)
+    free = quiet_position(audio, word_end, rate)
+    kept = quiet_position(audio, word_end, rate, not_before=word_end)
+    assert free < word_end - int(0.02 * rate)  # snapped into the closure: the burst would be cut off
+    assert word_end <= kept <= word_end + int(0.1 * rate)

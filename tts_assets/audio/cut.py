@@ -25,6 +25,10 @@ class CutRequest:
     start: float
     end: float
     out_path: Path
+    # Known speech the clip must keep whole (aligned words): moving a cut into a pause never
+    # crosses these.
+    speech_start: float | None = None
+    speech_end: float | None = None
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,14 @@ class CutResult:
     end: float
 
 
-def quiet_position(audio: np.ndarray, position: int, sample_rate: int) -> int:
+def quiet_position(
+    audio: np.ndarray, position: int, sample_rate: int, not_after: int | None = None, not_before: int | None = None
+) -> int:
     """The point nearest to `position` that lies in a pause, PAUSE_MARGIN_S clear of speech.
 
     A pause is a run of at least PAUSE_MIN_S of 10 ms frames quieter than a tenth of the loud
-    frames around it. Without one within SNAP_REACH_S, the position is kept.
+    frames around it. Without one within SNAP_REACH_S, the position is kept. The point found is
+    never later than `not_after` nor earlier than `not_before` (sample indices into `audio`).
     """
     frame = sample_rate // 100
     reach = int(SNAP_REACH_S * sample_rate)
@@ -63,8 +70,10 @@ def quiet_position(audio: np.ndarray, position: int, sample_rate: int) -> int:
             inset = min(margin, (index - run_start) // 2)
             first, last = run_start + inset, index - 1 - inset
             target = min(max(here, first), last) if first <= last else (run_start + index) // 2
+            point = lo + target * frame + frame // 2
+            allowed = (not_after is None or point <= not_after) and (not_before is None or point >= not_before)
             within_reach = abs(target - here) * frame <= reach
-            if within_reach and (best_distance is None or abs(target - here) < best_distance):
+            if allowed and within_reach and (best_distance is None or abs(target - here) < best_distance):
                 best, best_distance = target, abs(target - here)
         run_start = None
     if best is None or best == here:
@@ -115,8 +124,13 @@ def cut_clips(
                 results[index] = CutResult(requests[index], 0, requests[index].start, requests[index].end)
                 next_pos += 1
                 continue
-            start = buffer_offset + quiet_position(buffer, start - buffer_offset, sample_rate)
-            end = buffer_offset + quiet_position(buffer, min(end, available_end) - buffer_offset, sample_rate)
+            request = requests[index]
+            keep_from = None if request.speech_start is None else round(request.speech_start * sample_rate) - buffer_offset
+            keep_to = None if request.speech_end is None else round(request.speech_end * sample_rate) - buffer_offset
+            start = buffer_offset + quiet_position(buffer, start - buffer_offset, sample_rate, not_after=keep_from)
+            end = buffer_offset + quiet_position(
+                buffer, min(end, available_end) - buffer_offset, sample_rate, not_before=keep_to
+            )
             clip = buffer[start - buffer_offset : end - buffer_offset]
             write_wav_atomic(requests[index].out_path, clip, sample_rate, subtype)
             results[index] = CutResult(requests[index], len(clip), start / sample_rate, end / sample_rate)

@@ -99,7 +99,8 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSetti
     if row["start"] is None:
         end = min(end, row["duration"])
     target = layout.aligned_wavs_dir(voice, row["book"]) / Path(row["audio_file"]).name
-    return _Candidate(row, text, aligned, score, CutRequest(start, end, target))
+    words_span = (offset + aligned[0].start, offset + aligned[-1].end)
+    return _Candidate(row, text, aligned, score, CutRequest(start, end, target, *words_span))
 
 
 def _signal_rejection(audio: np.ndarray, rate: int, settings: DatasetSettings):
