@@ -16,9 +16,9 @@ from tts_assets.defs.ingest.sensors import (
     refresh_dataset_after_book,
     refresh_dataset_after_failed_book,
 )
-from tts_assets.defs.ops.schedules import nightly_training
+from tts_assets.defs.ops.schedules import nightly_train_job, nightly_training
 from tts_assets.defs.qwen3 import assets as qwen3_assets
-from tts_assets.defs.qwen3.jobs import convert_qwen3_job, nightly_qwen3_job, train_qwen3_job
+from tts_assets.defs.qwen3.jobs import convert_qwen3_job, train_qwen3_job
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.defs.xtts import assets as xtts_assets
 from tts_assets.defs.xtts import checks as xtts_checks
@@ -38,7 +38,7 @@ defs = dg.Definitions(
     asset_checks=dg.load_asset_checks_from_modules([ingest_checks, align_checks, xtts_checks, evaluation_checks]),
     jobs=[
         build_book_job, build_voice_dataset_job, align_voice_job, convert_qwen3_job, train_qwen3_job,
-        nightly_qwen3_job, *xtts_jobs,
+        nightly_train_job, *xtts_jobs,
     ],
     schedules=[nightly_training],
     sensors=[inbox_sensor, refresh_dataset_after_book, refresh_dataset_after_failed_book],

@@ -35,6 +35,7 @@ def test_only_changed_or_untrained_voices_are_requested(tmp_path):
         instance.add_dynamic_partitions("voice", ["fresh", "stale", "new", "no_data"])
         requests = evaluate(instance, tmp_path)
         assert sorted(r.partition_key for r in requests) == ["new", "stale"]
+        assert all(r.asset_selection[0].path == ["qwen3_codes"] for r in requests)  # no XTTS voice config here
         keys = {r.partition_key: r.run_key for r in requests}
         assert keys["stale"] == f"qwen3/stale/{dataset_fingerprint(layout, 'stale')}"
         reasons = {r.partition_key: r.tags["tts_assets/reason"] for r in requests}
@@ -48,6 +49,32 @@ def test_only_changed_or_untrained_voices_are_requested(tmp_path):
 
 
 def test_training_jobs_have_a_runtime_limit_and_a_retry():
-    for name in ("train_qwen3", "nightly_qwen3"):
+    for name in ("train_qwen3", "train_xtts", "nightly_train"):
         tags = defs.resolve_job_def(name).tags
         assert tags["dagster/max_runtime"] == str(24 * 3600) and tags["dagster/max_retries"] == "1"
+
+
+def test_voices_with_an_xtts_config_also_train_xtts_when_their_data_changed(tmp_path, monkeypatch):
+    layout = DataLayout(tmp_path)
+    write_aligned(layout, "anna", "hello")
+    record_trained(run_dir(layout, "anna"), dataset_fingerprint(layout, "anna"), tmp_path / "c", 1)  # Qwen3 current
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "anna_xtts.yaml").write_text("voice: anna\n")
+    monkeypatch.setenv("TTS_ASSETS_XTTS_CONFIGS", str(configs))
+    (tmp_path / "home").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
+        instance.add_dynamic_partitions("voice", ["anna"])
+        [request] = evaluate(instance, tmp_path)
+        fingerprint = dataset_fingerprint(layout, "anna")
+        assert request.run_key == f"xtts/anna/{fingerprint}"
+        assert [k.to_user_string() for k in request.asset_selection] == ["xtts_export", "xtts_checkpoint", "xtts_samples"]
+        ops = request.run_config["ops"]
+        assert set(ops) == {"xtts_export", "xtts_checkpoint", "xtts_samples"}
+        assert ops["xtts_checkpoint"]["config"]["run_name"] == f"data-{fingerprint}"
+        job = defs.resolve_job_def("nightly_train").get_subset(asset_selection=set(request.asset_selection))
+        assert dg.validate_run_config(job, request.run_config)  # the run this request makes is well formed
+        from tts_assets.xtts.paths import xtts_models_dir
+
+        record_trained(xtts_models_dir(layout, "anna"), fingerprint, tmp_path / "c", 2)
+        assert isinstance(evaluate(instance, tmp_path), dg.SkipReason)

@@ -15,8 +15,3 @@ train_qwen3_job = dg.define_asset_job(
     tags=TRAINING_RUN_TAGS,
     description="Fine-tune Qwen3-TTS on a voice (GPU pool), then speak the sample sentences.",
 )
-nightly_qwen3_job = dg.define_asset_job(
-    "nightly_qwen3", selection=[qwen3_codes, qwen3_checkpoint, qwen3_samples], partitions_def=voice_partitions,
-    tags=TRAINING_RUN_TAGS,
-    description="Codes, training and samples for a voice whose dataset changed (the nightly schedule).",
-)

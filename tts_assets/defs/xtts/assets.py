@@ -11,12 +11,14 @@ from tts_assets.defs.partitions import voice_partitions
 from tts_assets.defs.gpu import GPU
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
+from tts_assets.freshness import dataset_fingerprint, record_trained
 from tts_assets.xtts import paths
 from tts_assets.xtts.config import XttsVoiceConfig
 
 
 class XttsRunConfig(dg.Config):
     config_file: str = ""  # the voice's YAML; empty: configs/tts/<voice>_xtts.yaml
+    run_name: str = ""  # overrides training.run_name (the nightly schedule starts a run per new dataset)
 
 
 def _failure(error: Exception) -> dg.Failure:
@@ -25,9 +27,12 @@ def _failure(error: Exception) -> dg.Failure:
 
 def voice_config(context: dg.AssetExecutionContext, config: XttsRunConfig) -> XttsVoiceConfig:
     try:
-        return XttsVoiceConfig.for_voice(context.partition_key, config.config_file or None)
+        settings = XttsVoiceConfig.for_voice(context.partition_key, config.config_file or None)
     except TtsAssetsError as error:
         raise _failure(error) from None
+    if config.run_name:
+        settings.training.run_name = config.run_name
+    return settings
 
 
 def _tensorboard(layout, voice: str) -> str:
@@ -80,6 +85,8 @@ def xtts_checkpoint(context: dg.AssetExecutionContext, config: XttsRunConfig, tt
         raise _failure(error) from None
     for warning in result.warnings:
         context.log.warning(warning)
+    record_trained(paths.xtts_models_dir(layout, settings.voice), dataset_fingerprint(layout, settings.voice),
+                   result.last_checkpoint, result.step)
     optional = {k: v for k, v in {
         "train_loss": result.train_loss, "eval_loss": result.eval_loss, "best_loss": result.best_loss,
         "median_step_s": result.median_step_s,
