@@ -55,8 +55,8 @@ def postgres_home(tmp_path, monkeypatch):
 def test_two_books_on_postgres_never_share_the_gpu(postgres_home, librivox_book, whisper_tiny, tmp_path):
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        # Set the pool's size once when deploying: two runs creating it at the same moment race
-        # inside dagster-postgres (InFailedSqlTransaction on concurrency_limits).
+        # The pool's size is set once when deploying (the profile has no default_limit: runs that
+        # start together would each create the pool's slots, a race inside dagster-postgres).
         instance.event_log_storage.set_concurrency_slots("gpu", 1)
 
     workers = [
