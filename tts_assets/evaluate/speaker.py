@@ -65,6 +65,15 @@ def voiced(audio: np.ndarray, rate: int, window_s: float = 0.03, floor_db: float
     return frames[loud].reshape(-1)
 
 
+def speech_at(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray | None:
+    """The voiced part of `audio` at `target_rate`, or None when there is too little to embed."""
+    wav = np.asarray(audio, dtype=np.float32)
+    if rate != target_rate:
+        wav = soxr.resample(wav, rate, target_rate).astype(np.float32)
+    wav = voiced(wav, target_rate)
+    return wav if len(wav) >= MIN_SPEECH_S * target_rate else None
+
+
 class Ge2eEmbedder:
     """The GE2E encoder of resemblyzer (Wan et al. 2018), with its own hyper-parameters."""
 
@@ -96,11 +105,8 @@ class Ge2eEmbedder:
         return mel.astype(np.float32).T
 
     def embed(self, audio: np.ndarray, rate: int) -> np.ndarray | None:
-        wav = np.asarray(audio, dtype=np.float32)
-        if rate != self.rate:
-            wav = soxr.resample(wav, rate, self.rate).astype(np.float32)
-        wav = voiced(wav, self.rate)
-        if len(wav) < MIN_SPEECH_S * self.rate:
+        wav = speech_at(audio, rate, self.rate)
+        if wav is None:
             return None
         rms = float(np.sqrt(np.mean(wav**2)))  # resemblyzer: raise the volume to -30 dBFS
         gain = 10 ** (-30 / 20) / max(rms, 1e-9)
@@ -158,11 +164,8 @@ class Qwen3SpeakerEncoder:
     def embed(self, audio: np.ndarray, rate: int) -> np.ndarray | None:
         from qwen_tts.core.models.modeling_qwen3_tts import mel_spectrogram
 
-        wav = np.asarray(audio, dtype=np.float32)
-        if rate != self.rate:
-            wav = soxr.resample(wav, rate, self.rate).astype(np.float32)
-        wav = voiced(wav, self.rate)
-        if len(wav) < MIN_SPEECH_S * self.rate:
+        wav = speech_at(audio, rate, self.rate)
+        if wav is None:
             return None
         mels = mel_spectrogram(torch.from_numpy(wav).unsqueeze(0), n_fft=1024, num_mels=128, sampling_rate=24000,
                                hop_size=256, win_size=1024, fmin=0, fmax=12000).transpose(1, 2)
