@@ -74,6 +74,7 @@ CHAPTERS = [
     ),
 ]
 
+LEAD_IN_S = 0.5
 SENTENCE_PAUSE_S = 0.6
 CHAPTER_PAUSE_S = 2.0
 PIPER_RATE = 22050
@@ -113,13 +114,14 @@ def make_sample_audiobook(out_dir: Path, repeat: int = 1, name: str = "sample_bo
     `repeat` reads the text that many times (chapters numbered on), for longer benchmark books.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    pieces, truth, chapters = [], [], []
-    position = 0.0
+    # Half a second of silence first, as recordings have: a book does not start mid-word.
+    pieces, truth, chapters = [np.zeros(int(LEAD_IN_S * PIPER_RATE), dtype=np.float32)], [], []
+    position = LEAD_IN_S
     for round_index in range(repeat):
         for chapter_index, (title, sentences) in enumerate(CHAPTERS):
             number = round_index * len(CHAPTERS) + chapter_index + 1
             audio, spans = synthesize(sentences)
-            chapters.append((f"{title}" if repeat == 1 else f"Chapter {number}", position))
+            chapters.append((f"{title}" if repeat == 1 else f"Chapter {number}", position if chapters else 0.0))
             for start, end, text in spans:
                 truth.append(
                     {"start": position + start, "end": position + end, "text": text, "chapter": number}
