@@ -42,6 +42,11 @@ class KnownSpeech:
     def text(self) -> str:
         return " ".join(s["text"] for s in self.sentences)
 
+    def write_segments(self, path: Path) -> Path:
+        """The known sentences as a segments JSONL (`start`, `end`, `text` per line)."""
+        path.write_text("".join(json.dumps(s) + "\n" for s in self.sentences))
+        return path
+
 
 @pytest.fixture(scope="session")
 def whisper_tiny() -> str:

@@ -97,7 +97,7 @@ def test_each_filter_rejects_its_clip_and_the_clean_ones_stay(crafted_clips, dat
 def test_aligned_audiobook_clips_are_re_cut_from_the_book(data_root, dagster_home, sample_book, tmp_path):
     layout = DataLayout(data_root)
     segments = tmp_path / "s.jsonl"
-    segments.write_text("".join(json.dumps(s) + "\n" for s in sample_book.sentences))
+    sample_book.write_segments(segments)
     book = register_book(layout, "joe", BookSource("audiobook", str(sample_book.audio), str(segments)))
     with dg.DagsterInstance.get() as instance:
         build_book_and_dataset(instance, "joe", book)
@@ -120,7 +120,7 @@ def test_split_is_stable_when_a_book_is_added(data_root, dagster_home, librivox_
     monkeypatch.setenv("TTS_ASSETS_SETTINGS", str(settings))
     layout = DataLayout(data_root)
     segments = tmp_path / "s.jsonl"
-    segments.write_text("".join(json.dumps(s) + "\n" for s in librivox_book.sentences))
+    librivox_book.write_segments(segments)
     with dg.DagsterInstance.get() as instance:
         register_book(layout, "v", BookSource("audiobook", str(librivox_book.audio), str(segments)), "one")
         build_book_and_dataset(instance, "v", "one")
@@ -193,7 +193,7 @@ def test_whisperx_backend_through_the_pipeline(tiny_wav2vec2, data_root, dagster
     monkeypatch.setenv("TTS_ASSETS_SETTINGS", str(settings))
     layout = DataLayout(data_root)
     segments = tmp_path / "s.jsonl"
-    segments.write_text("".join(json.dumps(s) + "\n" for s in librivox_book.sentences))
+    librivox_book.write_segments(segments)
     book = register_book(layout, "w", BookSource("audiobook", str(librivox_book.audio), str(segments)))
     with dg.DagsterInstance.get() as instance:
         build_book_and_dataset(instance, "w", book)

@@ -99,7 +99,7 @@ def test_second_book_and_bad_book_of_a_voice(instance, data_root, librivox_book,
     """A new book adds to the voice's dataset; an unusable one fails alone and is reported."""
     layout = DataLayout(data_root)
     segments = tmp_path / "segments.jsonl"
-    segments.write_text("".join(json.dumps(s) + "\n" for s in librivox_book.sentences))
+    librivox_book.write_segments(segments)
     build(instance, layout, "v", BookSource("audiobook", str(librivox_book.audio), str(segments)), "one")
     first = manifest(layout, "v")
     empty = tmp_path / "broken.m4b"

@@ -52,7 +52,7 @@ def test_ingest_builds_a_dataset_and_records_the_runs(tmp_path, librivox_book, w
 def test_data_root_from_the_environment(tmp_path, librivox_book, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     segments = tmp_path / "s.jsonl"
-    segments.write_text("".join(json.dumps(s) + "\n" for s in librivox_book.sentences))
+    librivox_book.write_segments(segments)
     result = run_cli(
         "ingest", str(librivox_book.audio), "v", "--segments-jsonl", str(segments),
         env_extra={"TTS_ASSETS_DATA_ROOT": str(tmp_path / "env_root")},
@@ -95,7 +95,7 @@ def test_ingest_transcript(tmp_path, monkeypatch, librivox_book):
 def test_align_command(tmp_path, monkeypatch, librivox_book):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     segments = tmp_path / "s.jsonl"
-    segments.write_text("".join(json.dumps(s) + "\n" for s in librivox_book.sentences))
+    librivox_book.write_segments(segments)
     data_root = str(tmp_path / "d")
     missing = run_cli("align", "nobody", "--data-root", data_root)
     assert missing.returncode == 2 and "run `tts-assets ingest` first" in missing.stderr

@@ -1,7 +1,6 @@
 """A build killed (SIGKILL) in the middle of writing clips, then re-run: no manifest ever points
 at a half-written clip, and the re-run leaves nothing behind."""
 
-import json
 import subprocess
 import sys
 
@@ -49,7 +48,7 @@ def assert_manifest_clips_complete(layout):
 def test_killed_build_then_rerun(tmp_path, sample_book, dagster_home, data_root):
     layout = DataLayout(data_root)
     segments = tmp_path / "segments.jsonl"
-    segments.write_text("".join(json.dumps(s) + "\n" for s in sample_book.sentences))
+    sample_book.write_segments(segments)
     book = register_book(layout, "v", BookSource("audiobook", str(sample_book.audio), str(segments)))
     with dg.DagsterInstance.get() as instance:
         build_book_and_dataset(instance, "v", book)

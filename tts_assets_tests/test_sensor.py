@@ -78,7 +78,7 @@ def test_finished_book_refreshes_its_voice_dataset(dagster_home, data_root, libr
 
     layout = DataLayout(data_root)
     segments = tmp_path / "s.jsonl"
-    segments.write_text("".join(json.dumps(s) + "\n" for s in librivox_book.sentences))
+    librivox_book.write_segments(segments)
     book = register_book(layout, "reader", BookSource("audiobook", str(librivox_book.audio), str(segments)))
     with dg.DagsterInstance.get() as instance:
         book_run, _ = build_book_and_dataset(instance, "reader", book)

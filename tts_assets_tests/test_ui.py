@@ -1,7 +1,6 @@
 """End to end through the real Dagster UI: webserver and daemon started as a user would, a
 materialization submitted over GraphQL, and the run and asset pages rendered in headless Chromium."""
 
-import json
 import os
 import shutil
 import signal
@@ -58,7 +57,7 @@ def ui(tmp_path, librivox_book, monkeypatch):
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "TTS_ASSETS_DATA_ROOT": str(data), "HF_HUB_OFFLINE": "1"}
     segments = tmp_path / "segments.jsonl"
-    segments.write_text("".join(json.dumps(s) + "\n" for s in librivox_book.sentences))
+    librivox_book.write_segments(segments)
     register_book(DataLayout(data), "reader", BookSource("audiobook", str(librivox_book.audio), str(segments)), "book")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:
