@@ -271,3 +271,17 @@ def test_pruning_spares_the_checkpoint_promoted_for_serving(layout, tiny_qwen3):
     later = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=3, keep_checkpoints=1))
     kept = [c.name for c in checkpoints(run_dir(layout, VOICE))]
     assert kept == [first.checkpoint.name, later.checkpoint.name]
+
+
+def test_fp32_master_weights_take_the_updates_that_bf16_weights_round_away():
+    """At upstream's lr 2e-6 an AdamW step on bf16 weights (the upstream recipe) changes only a few
+    percent of the weights it has gradients for; on our fp32 master weights it changes them all. The
+    code is the GPU benchmark's (`python -m tts_assets.qwen3.bench`), so this also keeps it working."""
+    from tts_assets.qwen3.bench import run
+
+    ours, upstream = (run(variant, "tiny", batch_size=2, seconds=3.0, steps=1, warmup=0, device="cpu")
+                      for variant in ("ours", "upstream"))
+    assert (ours["weights"], upstream["weights"]) == ("float32", "bfloat16")
+    assert ours["weights_changed_by_a_step"] > 0.99
+    assert upstream["weights_changed_by_a_step"] < 0.1
+    assert np.isfinite([ours["last_loss"], upstream["last_loss"]]).all()

@@ -66,11 +66,21 @@ def synthetic_clips(folder: Path, count: int, seconds: float, seed: int = 0) -> 
     return samples
 
 
+def read_clips_with_soundfile() -> None:
+    """coqui's dataset reads audio with `torchaudio.load`, which from torchaudio 2.9 on needs
+    torchcodec (and FFmpeg): a bare GPU image may have neither. The bench's clips are 22.05 kHz mono
+    WAVs it wrote itself, so soundfile reads them as coqui's loader would."""
+    from TTS.tts.layers.xtts.trainer import dataset
+
+    dataset.load_audio = lambda path, rate: torch.from_numpy(sf.read(path, dtype="float32")[0]).unsqueeze(0)
+
+
 def run(precision: str, gpt: dict, steps: int, batch_size: int, seconds: float, warmup: int = 3,
         device: str | None = None) -> dict:
     from tts_assets.xtts.train import _import_coqui, build_trainer_config
 
     _, GPTTrainer, _ = _import_coqui()
+    read_clips_with_soundfile()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
