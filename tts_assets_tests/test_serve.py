@@ -3,8 +3,10 @@ tiny trained Qwen3-TTS voice, spoken to over HTTP: every format, every error, th
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import logging
 import os
 import re
 import signal
@@ -241,6 +243,75 @@ def test_long_text_is_spoken_sentence_by_sentence_and_joined(client):
                      dtype="int16")[0]
     assert np.array_equal(samples[: len(single)], single)  # piece 1 is that sentence spoken alone (seed 0)
     assert len(samples) > len(single) + 2 * PAUSE_S * RATE
+
+
+THREE_SENTENCES = "The first sentence is here. The second one follows it! And is there a third?"
+
+
+def sse_events(response) -> list[dict]:
+    return [json.loads(line.removeprefix("data: ")) for line in response.iter_lines() if line.startswith("data: ")]
+
+
+@pytest.mark.parametrize("response_format", ["wav", "pcm"])
+def test_streamed_audio_is_the_whole_response_sent_piece_by_piece(client, response_format):
+    def samples(content: bytes) -> np.ndarray:
+        if response_format == "pcm":
+            return np.frombuffer(content, dtype="<i2")
+        return sf.read(io.BytesIO(content), dtype="int16")[0]
+
+    whole = speak(client, THREE_SENTENCES, response_format=response_format)
+    with client.stream("POST", "/v1/audio/speech", json={"input": THREE_SENTENCES, "voice": VOICE,
+                                                         "response_format": response_format,
+                                                         "stream_format": "audio"}) as streamed:
+        assert streamed.status_code == 200 and streamed.headers["x-text-pieces"] == "3"
+        assert "x-synthesis-ms" not in streamed.headers  # unknown when the answer starts
+        content = streamed.read()
+    assert streamed.headers["transfer-encoding"] == "chunked"
+    assert np.array_equal(samples(content), samples(whole.content))  # same seed, same samples and pauses
+
+
+def test_server_sent_events_carry_one_delta_per_piece_then_done(client):
+    whole = np.frombuffer(speak(client, THREE_SENTENCES, response_format="pcm").content, dtype="<i2")
+    with client.stream("POST", "/v1/audio/speech", json={"input": THREE_SENTENCES, "voice": VOICE,
+                                                         "response_format": "pcm", "stream_format": "sse"}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(r)
+    assert [e["type"] for e in events] == ["speech.audio.delta"] * 3 + ["speech.audio.done"]
+    pieces = [np.frombuffer(base64.b64decode(e["audio"]), dtype="<i2") for e in events[:3]]
+    assert np.array_equal(np.concatenate(pieces), whole)
+    assert events[-1]["usage"]["text_pieces"] == 3
+    assert events[-1]["usage"]["audio_seconds"] == pytest.approx(len(whole) / RATE, abs=0.01)
+    # Every delta after the first starts with the pause that separates the pieces.
+    assert all(not piece[: int(PAUSE_S * RATE * 0.9)].any() for piece in pieces[1:])
+
+
+@pytest.mark.parametrize("fields, code, param", [
+    ({"stream_format": "chunks"}, "unsupported_stream_format", "stream_format"),
+    ({"stream_format": "audio", "response_format": "flac"}, "unsupported_response_format", "response_format"),
+])
+def test_unstreamable_requests_get_a_json_error(client, fields, code, param):
+    response = speak(client, **fields)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code and response.json()["error"]["param"] == param
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_synthesis(server, caplog):
+    running, app = server
+    caplog.set_level(logging.INFO, logger="tts_assets.serve.app")
+    text = " ".join(f"Piece {word} is here." for word in
+                    ("one", "two", "three", "four", "five", "six", "seven", "eight"))
+    with httpx.Client(base_url=running.url, timeout=120) as http:
+        with http.stream("POST", "/v1/audio/speech", json={"input": text, "voice": VOICE, "response_format": "pcm",
+                                                           "stream_format": "sse"}) as response:
+            assert response.status_code == 200 and response.headers["x-text-pieces"] == "8"
+            next(line for line in response.iter_lines() if line.startswith("data: "))  # the first piece only
+        job = int(response.headers["x-job-id"])
+    deadline = time.monotonic() + 60
+    while not any(j.id == job and j.finished for j in app.state.service.queue.history):
+        assert time.monotonic() < deadline, "the abandoned stream's synthesis did not stop"
+        time.sleep(0.1)
+    stopped = [r.getMessage() for r in caplog.records if "the client went away" in r.getMessage()]
+    assert stopped and re.search(r"stopped after [1-7] of 8 pieces", stopped[-1])
 
 
 def test_speed_stretches_time(client):

@@ -7,17 +7,25 @@
   work unchanged;
 - `response_format`: wav | flac | mp3 | pcm (default mp3, as OpenAI); the sample rate is the
   model's (24 kHz), also in the `X-Sample-Rate` header (pcm has no header of its own);
-- `speed`: 0.25-4.0, a pitch-preserving time stretch after synthesis (see audio.py).
+- `speed`: 0.25-4.0, a pitch-preserving time stretch after synthesis (see audio.py);
+- `stream_format`: absent, the whole file once spoken (with its timings in headers); `audio`, the
+  audio sent piece by piece (sentence by sentence) as it is spoken, in wav, pcm or mp3; `sse`, the
+  same chunks base64-encoded in OpenAI's server-sent events (`speech.audio.delta`, then
+  `speech.audio.done`, or `error`). A client that goes away stops the synthesis after its piece.
 Other fields (`instructions`, ...) are ignored. Errors are 4xx/5xx with OpenAI's JSON error body.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import math
 import secrets
+import threading
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -25,12 +33,13 @@ import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tts_assets.layout import DataLayout
-from tts_assets.serve.audio import MAX_SPEED, MEDIA_TYPES, MIN_SPEED, change_speed, encode, join
+from tts_assets.serve.audio import (MAX_SPEED, MEDIA_TYPES, MIN_SPEED, STREAMED_FORMATS, change_speed, encode,
+                                    encode_chunk, join, silence)
 from tts_assets.serve.engines import ENGINE_NAMES, ENGINES, Engine, Served, Synthesizer, discover
 from tts_assets.serve.errors import ApiError, error_body
 from tts_assets.serve.queue import DeviceQueue, QueueFullError
@@ -51,6 +60,7 @@ class SpeechRequest(BaseModel):
     voice: str | VoiceRef
     response_format: str | None = None
     speed: float = 1.0
+    stream_format: str | None = None
 
 
 class SpeechService:
@@ -97,14 +107,21 @@ class SpeechService:
         self._loaded[key] = synthesizer
         return synthesizer
 
-    def synthesize(self, served: Served, pieces: list[str]) -> tuple[np.ndarray, int]:
+    def speak_pieces(self, served: Served, pieces: list[str],
+                     stop: threading.Event | None = None) -> Iterator[tuple[np.ndarray, int]]:
+        """Each piece's audio as it is spoken; stops before the next piece once `stop` is set."""
         synthesizer = self._synthesizer(served)
-        audio, rate = [], None
         for index, piece in enumerate(pieces):
+            if stop is not None and stop.is_set():
+                return
             seed = None if self.settings.seed is None else self.settings.seed + index
             wave, rate = synthesizer.speak(piece, max_seconds=self.settings.piece_seconds(piece), seed=seed)
-            audio.append(np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1)))
-        return join(audio, rate, self.settings.sentence_pause_s), rate
+            yield np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1)), rate
+
+    def synthesize(self, served: Served, pieces: list[str]) -> tuple[np.ndarray, int]:
+        spoken = list(self.speak_pieces(served, pieces))
+        rate = spoken[0][1]
+        return join([wave for wave, _ in spoken], rate, self.settings.sentence_pause_s), rate
 
     def close(self) -> None:
         self.queue.shutdown()
@@ -151,6 +168,18 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
         param = param or (location[0] if location else None)
         parts.append(f"{'.'.join(location) or 'body'}: {error.get('msg')}")
     return "; ".join(parts) or "invalid request", param
+
+
+def synthesis_error(exc: Exception, device: str, checkpoint) -> ApiError:
+    """A model failure as the request's answer, with its cause."""
+    if type(exc).__name__ == "OutOfMemoryError":
+        return ApiError(503, "out_of_memory", f"{device} ran out of memory; retry with a shorter input or fewer "
+                                              "loaded voices", headers={"Retry-After": "5"})
+    return ApiError(500, "synthesis_failed", f"{checkpoint}: synthesis failed ({type(exc).__name__}: {exc})")
+
+
+def sse_event(payload: dict) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
 
 
 def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api_key: str | None = None,
@@ -237,6 +266,8 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         pieces = text_pieces(spoken, settings.max_piece_chars)
         if not pieces:
             raise ApiError(400, "empty_input", "input has nothing to speak", "input")
+        if body.stream_format is not None:
+            return await stream_speech(voice, served, pieces, body, response_format)
         try:
             future, record = service.queue.submit(partial(service.synthesize, served, pieces),
                                                   label=f"{voice}/{served.engine}")
@@ -246,13 +277,8 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         try:
             audio, rate = await asyncio.wrap_future(future)
         except Exception as exc:  # noqa: BLE001 - any model failure is answered, with its cause
-            if type(exc).__name__ == "OutOfMemoryError":
-                raise ApiError(503, "out_of_memory", f"{settings.device} ran out of memory; retry with a shorter "
-                                                     "input or fewer loaded voices",
-                               headers={"Retry-After": "5"}) from None
             log.exception("synthesis failed for %s with %s", voice, served.checkpoint)
-            raise ApiError(500, "synthesis_failed",
-                           f"{served.checkpoint}: synthesis failed ({type(exc).__name__}: {exc})") from None
+            raise synthesis_error(exc, settings.device, served.checkpoint) from None
         audio = await run_in_threadpool(change_speed, audio, body.speed)
         data = await run_in_threadpool(encode, audio, rate, response_format)
         headers = {
@@ -263,5 +289,90 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
             "X-Audio-Seconds": f"{len(audio) / rate:.3f}",
         }
         return Response(data, media_type=MEDIA_TYPES[response_format], headers=headers)
+
+    async def stream_speech(voice: str, served: Served, pieces: list[str], body: SpeechRequest,
+                            response_format: str) -> StreamingResponse:
+        """Pieces travel from the device worker to the response as they are spoken. The first piece
+        is awaited before answering, so a request that fails at once still gets a JSON error."""
+        if body.stream_format not in ("audio", "sse"):
+            raise ApiError(400, "unsupported_stream_format", f"stream_format {body.stream_format!r} is not "
+                                                             "supported; use audio or sse", "stream_format")
+        if response_format not in STREAMED_FORMATS:
+            raise ApiError(400, "unsupported_response_format", f"response_format {response_format!r} cannot be "
+                                                               f"streamed; use one of {', '.join(STREAMED_FORMATS)}",
+                           "response_format")
+        loop = asyncio.get_running_loop()
+        spoken: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def job() -> int:
+            count = 0
+            try:
+                for wave, rate in service.speak_pieces(served, pieces, stop):
+                    loop.call_soon_threadsafe(spoken.put_nowait, (wave, rate))
+                    count += 1
+            finally:
+                loop.call_soon_threadsafe(spoken.put_nowait, None)
+            if count < len(pieces):
+                log.info("stream for %s stopped after %d of %d pieces: the client went away", voice, count,
+                         len(pieces))
+            return count
+
+        try:
+            future, record = service.queue.submit(job, label=f"{voice}/{served.engine}/stream")
+        except QueueFullError as exc:
+            raise ApiError(503, "queue_full", f"server busy: {exc}; retry later",
+                           headers={"Retry-After": "5"}) from None
+        try:
+            first = await spoken.get()
+        except asyncio.CancelledError:  # the client left while the request waited
+            stop.set()
+            future.cancel()
+            raise
+        if first is None:
+            try:
+                await asyncio.wrap_future(future)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("synthesis failed for %s with %s", voice, served.checkpoint)
+                raise synthesis_error(exc, settings.device, served.checkpoint) from None
+            raise ApiError(500, "synthesis_failed", f"{served.checkpoint}: no audio was spoken")
+        rate = first[1]
+        sse = body.stream_format == "sse"
+        gap = silence(settings.sentence_pause_s / body.speed, rate)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            item, index, seconds = first, 0, 0.0
+            try:
+                while item is not None:
+                    audio = await run_in_threadpool(change_speed, item[0], body.speed)
+                    if index:
+                        audio = np.concatenate([gap, audio])
+                    seconds += len(audio) / rate
+                    data = encode_chunk(audio, rate, response_format, first=index == 0)
+                    yield sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}) \
+                        if sse else data
+                    index += 1
+                    item = await spoken.get()
+                try:
+                    await asyncio.wrap_future(future)
+                except Exception as exc:  # noqa: BLE001 - the status is sent: report in-band, if at all
+                    log.exception("synthesis failed mid-stream for %s with %s", voice, served.checkpoint)
+                    error = synthesis_error(exc, settings.device, served.checkpoint)
+                    if sse:
+                        yield sse_event({"type": "error", **error_body(error.status, error.message, error.code)})
+                    return
+                if sse:
+                    yield sse_event({"type": "speech.audio.done",
+                                     "usage": {"text_pieces": index, "audio_seconds": round(seconds, 3)}})
+            finally:
+                stop.set()  # a client gone mid-stream: no more pieces are spoken for it
+
+        headers = {
+            "X-Voice": voice, "X-Engine": served.engine, "X-Checkpoint": served.checkpoint.name,
+            "X-Sample-Rate": str(rate), "X-Text-Pieces": str(len(pieces)), "X-Job-Id": str(record.id),
+            "X-Queue-Wait-Ms": f"{(record.started - record.queued) * 1000:.1f}", "Cache-Control": "no-store",
+        }
+        media_type = "text/event-stream" if sse else MEDIA_TYPES[response_format]
+        return StreamingResponse(chunks(), media_type=media_type, headers=headers)
 
     return app

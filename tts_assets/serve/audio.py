@@ -2,23 +2,31 @@
 
 wav and flac: 16-bit PCM via soundfile; mp3: soundfile when its libsndfile writes MP3 (1.1.0 and
 later), else PyAV's libmp3lame; pcm: raw signed 16-bit little-endian mono samples (OpenAI's `pcm`),
-the same samples as the wav. `speed` is a phase-vocoder time stretch (librosa): the pitch stays,
+the same samples as the wav. Streamed (piece by piece): wav (a header of unknown length, then the
+samples), pcm, and mp3 (each piece encoded on its own, its encoder padding inside the pause). `speed` is a phase-vocoder time stretch (librosa): the pitch stays,
 quality drops audibly far from 1.0; 0.25-4.0 as OpenAI allows.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import soundfile as sf
 
 MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "pcm": "audio/pcm"}
+STREAMED_FORMATS = ("wav", "pcm", "mp3")
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
+UNKNOWN_LENGTH = 0xFFFFFFFF  # what streaming WAV writers put in the RIFF and data sizes
+
+
+def silence(seconds: float, rate: int) -> np.ndarray:
+    return np.zeros(int(round(seconds * rate)), dtype=np.float32)
 
 
 def join(pieces: list[np.ndarray], rate: int, pause_s: float) -> np.ndarray:
-    gap = np.zeros(int(round(pause_s * rate)), dtype=np.float32)
+    gap = silence(pause_s, rate)
     parts = []
     for index, piece in enumerate(pieces):
         if index:
@@ -81,3 +89,21 @@ def encode(audio: np.ndarray, rate: int, response_format: str) -> bytes:
             return _soundfile(audio, rate, format="MP3", subtype="MPEG_LAYER_III")
         return mp3_with_pyav(audio, rate)
     raise ValueError(f"unsupported response format {response_format!r}")
+
+
+def streaming_wav_header(rate: int) -> bytes:
+    """16-bit mono PCM WAV header whose sizes say 'unknown': the length is not known when it is sent."""
+    return (b"RIFF" + struct.pack("<I", UNKNOWN_LENGTH) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+            + b"data" + struct.pack("<I", UNKNOWN_LENGTH))
+
+
+def encode_chunk(audio: np.ndarray, rate: int, response_format: str, first: bool) -> bytes:
+    """One streamed piece: concatenated, the chunks of a response make one playable stream."""
+    if response_format == "mp3":
+        return encode(audio, rate, "mp3")
+    samples = to_int16(audio).astype("<i2").tobytes()
+    if response_format == "wav":
+        return (streaming_wav_header(rate) if first else b"") + samples
+    if response_format == "pcm":
+        return samples
+    raise ValueError(f"response format {response_format!r} cannot be streamed")
