@@ -1,11 +1,13 @@
 """Real faster-whisper transcription (tiny.en from PyPI) of real and synthesized speech."""
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from tts_assets.asr.whisper import AsrSettings, load_model, transcribe
 from tts_assets.errors import ModelNotFoundError
 
-from .conftest import wer
+from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts, wer
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,26 @@ def test_small_windows_lose_no_speech_at_their_edges(sample_book, whisper_tiny, 
     assert wer(sample_book.text, text_windowed) < 0.15
     assert all(a.end <= b.start + 1e-6 for a, b in zip(segments, segments[1:]))
     assert segments[-1].end > sample_book.sentences[-1]["end"] - 1.0
+
+
+def test_times_stay_absolute_when_a_window_ends_in_a_long_pause(tmp_path, whisper_tiny, tiny_model):
+    """Four real sentences far apart, in 80 s windows: the second window ends in silence (no speech at
+    its edge), so the next one starts after its last segment; every later time must still be the
+    book's, not shifted by the window's offset."""
+    rate, placed, sentences = 16000, [0, 70, 100, 160], []
+    book = np.zeros(170 * rate, dtype=np.float32)
+    transcripts = librivox_transcripts()
+    for at, clip_id in zip(placed, LIBRIVOX_IDS):
+        audio, _ = sf.read(LIBRIVOX / f"sense_and_sensibility_01_austen_64kb-{clip_id}.wav", dtype="float32")
+        book[at * rate : at * rate + len(audio)] = audio
+        sentences.append((at, at + len(audio) / rate, transcripts[clip_id]))
+    sf.write(tmp_path / "far_apart.flac", book, rate)
+    settings = AsrSettings(model=whisper_tiny, language="en", window_s=80, edge_s=20)
+    segments = list(transcribe(tmp_path / "far_apart.flac", settings, model=tiny_model))
+    assert segments[-1].end <= 170
+    for start, end, text in sentences:
+        inside = [s for s in segments if start - 0.5 <= s.start and s.end <= end + 0.5]
+        assert inside and wer(text, " ".join(s.text for s in inside)) < 0.25, (start, [s.start for s in segments])
 
 
 def test_model_name_offline_gives_a_clear_error(monkeypatch):

@@ -143,15 +143,20 @@ def transcribe(
         raws = _transcribe_window(model, audio, settings)
         limit = len(audio) if final else len(audio) - edge
         kept_until, first_redo = 0, None
-        for raw in raws:
-            end = raw.words[-1].end if raw.words else raw.end
-            if not final and end * WHISPER_RATE > limit:
-                first_redo = int(raw.start * WHISPER_RATE)
+        offset_s = offset / WHISPER_RATE
+        # Runs, not Whisper's segments, decide what is kept: with VAD, one segment can span a long
+        # pause, from speech well inside the window to speech past its edge.
+        runs = [run for raw in raws for run in _speech_runs(raw, offset_s, settings.segment_pause_s)]
+        for number, (start, end, text, words) in enumerate(runs):
+            relative_end = end - offset_s  # seconds into this window
+            # A run past the edge is redone in the next window, unless it is the window's first
+            # (speech with no pause for the whole window: redoing it would never advance).
+            if not final and relative_end * WHISPER_RATE > limit and number > 0:
+                first_redo = int((start - offset_s) * WHISPER_RATE)
                 break
-            for start, end, text, words in _speech_runs(raw, offset / WHISPER_RATE, settings.segment_pause_s):
-                yield Segment(f"{id_prefix}{index:06d}", start, end, text, words)
-                index += 1
-            kept_until = int(end * WHISPER_RATE)
+            yield Segment(f"{id_prefix}{index:06d}", start, end, text, words)
+            index += 1
+            kept_until = int(relative_end * WHISPER_RATE)
         if not final:
             # Redo from the first segment that reached the edge, so no speech is split.
             restart = first_redo if first_redo is not None else (kept_until or limit)
