@@ -285,3 +285,15 @@ def test_fp32_master_weights_take_the_updates_that_bf16_weights_round_away():
     assert ours["weights_changed_by_a_step"] > 0.99
     assert upstream["weights_changed_by_a_step"] < 0.1
     assert np.isfinite([ours["last_loss"], upstream["last_loss"]]).all()
+
+
+def test_a_stopped_run_does_not_count_as_trained_on_its_data(layout, tiny_qwen3):
+    """Only a run through all its epochs records the dataset it trained on; a stopped one stays due
+    (the nightly schedule retrains it) and resumes where it stopped."""
+    from tts_assets.freshness import needs_training
+
+    train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=2), max_steps=1)
+    assert needs_training(layout, VOICE, run_dir(layout, VOICE)) == (True, "never trained")
+    finished = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=2))
+    assert finished.resumed_from_step == 1
+    assert needs_training(layout, VOICE, run_dir(layout, VOICE)) == (False, "up to date")

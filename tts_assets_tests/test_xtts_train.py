@@ -123,6 +123,22 @@ def test_training_steps_checkpoints_and_inference(xtts_data_root, tiny_xtts_base
     assert scalars(run / "samples").Tags()["audio"] == ["samples/0"]
 
 
+def test_reported_loss_is_the_loss_not_its_share_of_an_accumulated_step(xtts_data_root, tiny_xtts_base, tmp_path):
+    """coqui divides the loss by grad_accum_steps for backward and reported it divided; the loss
+    logged, averaged and stored in checkpoints is the text + mel loss itself."""
+    layout = DataLayout(xtts_data_root)
+    config = XttsVoiceConfig.load(write_voice_config(
+        tmp_path / "reader_xtts.yaml", tiny_xtts_base,
+        training={"epochs": 1, "batch_size": 1, "grad_accum_steps": 2, "run_eval": False}))
+    export_xtts_dataset(layout, config)
+    result = train_xtts(layout, config)
+    assert len(result.losses) == 2
+    for row in result.losses:
+        assert row["loss"] == pytest.approx(row["loss_text_ce"] + row["loss_mel_ce"], rel=1e-4)
+    losses = [row["loss"] for row in result.losses]  # the epoch's average, not half of it
+    assert 0.95 * min(losses) <= result.train_loss <= 1.05 * max(losses)
+
+
 def test_coqui_config_defaults(tmp_path, tiny_xtts_base, xtts_data_root):
     layout = DataLayout(xtts_data_root)
     config = XttsVoiceConfig.load(write_voice_config(tmp_path / "reader_xtts.yaml", tiny_xtts_base,

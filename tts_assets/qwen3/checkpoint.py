@@ -56,15 +56,28 @@ def save_checkpoint(
     row[SPEAKER_ROW] = speaker.detach().to("cpu", row.dtype)
     save_file(weights, tmp / WEIGHTS_FILE, metadata={"format": "pt"})
     torch.save(state, tmp / STATE_FILE)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
+    if target.exists():  # the same step saved again: swap, so a kill never leaves neither
+        _remove(target, after=lambda: tmp.rename(target))
+    else:
+        tmp.rename(target)
+    for leftover in target.parent.glob(".checkpoint-*.old"):  # removals cut short by a kill
+        shutil.rmtree(leftover, ignore_errors=True)
     return target
+
+
+def _remove(checkpoint: Path, after=None) -> None:
+    """Out of the listing first (a dot-name), then deleted: a kill mid-delete leaves no half checkpoint."""
+    old = checkpoint.with_name(f".{checkpoint.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    checkpoint.rename(old)
+    if after:
+        after()
+    shutil.rmtree(old)
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
     """Complete checkpoints, oldest first."""
-    found = [p for p in run_dir.glob("checkpoint-*") if (p / STATE_FILE).is_file()]
+    found = [p for p in run_dir.glob("checkpoint-*") if (p / STATE_FILE).is_file() and (p / WEIGHTS_FILE).is_file()]
     return sorted(found, key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
 
 
@@ -72,7 +85,7 @@ def prune(run_dir: Path, keep: int, protect: Path | None = None) -> None:
     """Keep the newest `keep` checkpoints, and `protect` (the one promoted for serving)."""
     for old in checkpoints(run_dir)[:-keep] if keep > 0 else []:
         if protect is None or old.resolve() != protect.resolve():
-            shutil.rmtree(old)
+            _remove(old)
 
 
 def load_training_state(checkpoint: Path) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 from pathlib import Path
 
@@ -63,7 +62,3 @@ def local_folder(name_or_path: str) -> Path:
     except Exception as exc:  # offline, unknown repo, ...
         raise ModelNotFoundError(name_or_path, f"{exc}; give a local Qwen3-TTS model folder when offline") from exc
 
-
-def text_hidden_sizes(path: Path) -> tuple[int, int]:
-    talker = json.loads((path / "config.json").read_text())["talker_config"]
-    return talker["text_hidden_size"], talker["hidden_size"]

@@ -120,7 +120,6 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             epoch, micro_done = state["epoch"], state["micro_done"]
-            random.setstate(state["python_rng"])
             torch.set_rng_state(state["torch_rng"])
             resumed_from = step
             log.info("%s: resuming from %s (step %d, epoch %d)", voice, previous[-1].name, step, epoch)
@@ -141,13 +140,11 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     def save(epoch_now: int, micro_now: int) -> Path:
         state = {
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
-            "epoch": epoch_now, "micro_done": micro_now, "python_rng": random.getstate(),
-            "torch_rng": torch.get_rng_state(), "settings": settings.model_dump(),
+            "epoch": epoch_now, "micro_done": micro_now, "torch_rng": torch.get_rng_state(), "settings": settings.model_dump(),
             "dataset_fingerprint": fingerprint,
         }
         speaker = speakers[train_rows[0]["ref_audio"]]
         path = save_checkpoint(model, base, run / f"checkpoint-{step}", voice, speaker, state)
-        record_trained(run, fingerprint, path, step)
         promoted = read_promoted(layout, voice, "qwen3")
         prune(run, settings.keep_checkpoints, Path(promoted["path"]) if promoted else None)
         log.info("%s: saved %s", voice, path.name)
@@ -156,6 +153,7 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
 
     model.train()
     started = time.monotonic()
+    group = torch.zeros(3)  # total, talker, sub-talker loss of the optimizer step being accumulated
     while epoch < settings.epochs:
         order = list(range(len(train_examples)))
         random.Random(settings.seed + epoch).shuffle(order)
@@ -171,7 +169,11 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
                     f"{voice}: loss became {losses.total.item()} at step {step}; lower the learning rate "
                     f"({settings.lr}); the last good checkpoint is {result.checkpoint}"
                 )
-            (losses.total / settings.grad_accum).backward()
+            # Each micro-batch weighs 1/n of its step, n counting a short last group of the epoch too.
+            group_start = micro - micro % settings.grad_accum
+            group_size = min(settings.grad_accum, len(batches) - group_start)
+            (losses.total / group_size).backward()
+            group += torch.stack([losses.total, losses.talker, losses.sub_talker]).detach().float().cpu() / group_size
             last_of_epoch = micro == len(batches) - 1
             if (micro + 1) % settings.grad_accum and not last_of_epoch:
                 continue
@@ -181,15 +183,17 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             optimizer.zero_grad(set_to_none=True)
             step += 1
             result.step = step
-            result.train_losses.append(losses.total.item())
-            writer.add_scalar("train/loss", losses.total.item(), step)
-            writer.add_scalar("train/talker_loss", losses.talker.item(), step)
-            writer.add_scalar("train/sub_talker_loss", losses.sub_talker.item(), step)
+            total, talker_loss, sub_talker_loss = group.tolist()
+            group.zero_()
+            result.train_losses.append(total)
+            writer.add_scalar("train/loss", total, step)
+            writer.add_scalar("train/talker_loss", talker_loss, step)
+            writer.add_scalar("train/sub_talker_loss", sub_talker_loss, step)
             writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
             writer.add_scalar("train/grad_norm", float(grad_norm), step)
             if step % 10 == 0 or step == 1:
                 log.info("%s: step %d/%d epoch %d loss %.4f (%.1f s)", voice, step, total_steps, epoch,
-                         losses.total.item(), time.monotonic() - started)
+                         total, time.monotonic() - started)
             done = max_steps and step >= max_steps
             if (settings.save_every_steps and step % settings.save_every_steps == 0) or done:
                 save(epoch, micro + 1)
@@ -204,6 +208,8 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             log.info("%s: epoch %d validation loss %.4f", voice, epoch, result.val_losses[-1])
         save(epoch, 0)
     writer.close()
+    # Only a run through all its epochs counts as trained on this data (a stopped one is resumed).
+    record_trained(run, fingerprint, result.checkpoint, step)
     return result
 
 

@@ -294,6 +294,14 @@ def _make_trainer_class():
                         self.output_path, self.total_steps_done, f"eval {key} ({_float(value)})", self.last_good)
             return outputs, loss_dict
 
+        def optimize(self, *args, **kwargs):
+            outputs, loss_dict, step_time = super().optimize(*args, **kwargs)
+            # coqui divides the loss by grad_accum_steps for the backward pass and reports it so (its
+            # multiply-back is commented out): report the loss itself, comparable with eval's.
+            if loss_dict and "loss" in loss_dict:
+                loss_dict["loss"] = loss_dict["loss"] * self.grad_accum_steps
+            return outputs, loss_dict, step_time
+
         def train_step(self, batch, batch_n_steps, step, loader_start_time):
             started = time.perf_counter()
             step_index = self.total_steps_done
