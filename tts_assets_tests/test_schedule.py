@@ -1,5 +1,7 @@
 """The nightly schedule asks for training only where the dataset changed since the last checkpoint."""
 
+from datetime import datetime, timezone
+
 import dagster as dg
 
 from tts_assets.definitions import defs
@@ -16,9 +18,10 @@ def write_aligned(layout, voice, text):
     path.write_text(f'{{"audio_file": "a.wav", "text": "{text}"}}\n')
 
 
-def evaluate(instance, data_root):
+def evaluate(instance, data_root, night=27):
     context = dg.build_schedule_context(
-        instance=instance, resources={"tts": TtsAssetsResource(data_root=str(data_root))}
+        instance=instance, resources={"tts": TtsAssetsResource(data_root=str(data_root))},
+        scheduled_execution_time=datetime(2026, 11, night, 2, tzinfo=timezone.utc),
     )
     return nightly_training(context)
 
@@ -37,11 +40,18 @@ def test_only_changed_or_untrained_voices_are_requested(tmp_path):
         assert sorted(r.partition_key for r in requests) == ["new", "stale"]
         assert all(r.asset_selection[0].path == ["qwen3_codes"] for r in requests)  # no XTTS voice config here
         keys = {r.partition_key: r.run_key for r in requests}
-        assert keys["stale"] == f"qwen3/stale/{dataset_fingerprint(layout, 'stale')}"
+        assert keys["stale"] == f"qwen3/stale/{dataset_fingerprint(layout, 'stale')}/2026-11-27"
         reasons = {r.partition_key: r.tags["tts_assets/reason"] for r in requests}
         assert reasons["new"] == "never trained" and reasons["stale"].startswith("dataset changed")
-        # The next night, with nothing trained in between, the same run keys: Dagster runs each once.
+        # The same night evaluated again asks for the same runs (Dagster runs each key once) ...
         assert {r.run_key for r in evaluate(instance, tmp_path)} == set(keys.values())
+        # ... and a night later, with nothing finished in between, for them again (a failed run retries),
+        # except where that voice's training run is still going.
+        job = defs.resolve_job_def("nightly_train")
+        instance.create_run_for_job(job, run_config={}, status=dg.DagsterRunStatus.STARTED,
+                                    tags={"dagster/partition": "stale", "tts_assets/engine": "qwen3"})
+        [retry] = evaluate(instance, tmp_path, night=28)
+        assert retry.partition_key == "new" and retry.run_key.endswith("/2026-11-28")
 
         record_trained(run_dir(layout, "stale"), dataset_fingerprint(layout, "stale"), tmp_path / "c", 10)
         record_trained(run_dir(layout, "new"), dataset_fingerprint(layout, "new"), tmp_path / "c", 3)
@@ -67,7 +77,7 @@ def test_voices_with_an_xtts_config_also_train_xtts_when_their_data_changed(tmp_
         instance.add_dynamic_partitions("voice", ["anna"])
         [request] = evaluate(instance, tmp_path)
         fingerprint = dataset_fingerprint(layout, "anna")
-        assert request.run_key == f"xtts/anna/{fingerprint}"
+        assert request.run_key == f"xtts/anna/{fingerprint}/2026-11-27"
         assert [k.to_user_string() for k in request.asset_selection] == ["xtts_export", "xtts_checkpoint", "xtts_samples"]
         ops = request.run_config["ops"]
         assert set(ops) == {"xtts_export", "xtts_checkpoint", "xtts_samples"}

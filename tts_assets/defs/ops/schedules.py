@@ -1,5 +1,7 @@
 """Nightly training of the voices whose dataset changed since their last checkpoint."""
 
+from datetime import datetime, timezone
+
 import dagster as dg
 
 from tts_assets.defs.partitions import voice_partitions
@@ -12,6 +14,9 @@ from tts_assets.qwen3.paths import run_dir
 from tts_assets.xtts.paths import voice_config_file, xtts_models_dir
 
 
+ENGINE_TAG = "tts_assets/engine"
+IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 QWEN3_ASSETS = [qwen3_codes, qwen3_checkpoint, qwen3_samples]
 XTTS_ASSETS = [xtts_export, xtts_checkpoint, xtts_samples]
 
@@ -30,35 +35,40 @@ nightly_train_job = dg.define_asset_job(
 )
 def nightly_training(context: dg.ScheduleEvaluationContext, tts: TtsAssetsResource):
     """At 02:00 UTC, one run per voice and model whose aligned dataset differs from the one its
-    newest checkpoint was trained on: Qwen3 for every voice, XTTS for voices with a
-    `configs/tts/<voice>_xtts.yaml`. The run key is the dataset's fingerprint, so an unchanged voice
-    is never retrained and missed nights do not pile up runs. XTTS trains a new run folder per
-    dataset (`data-<fingerprint>`), from the base model, over the whole dataset."""
+    newest checkpoint finished training on: Qwen3 for every voice, XTTS for voices with a
+    `configs/tts/<voice>_xtts.yaml`. A model counts as trained on its data only once a run has gone
+    through all its epochs, so a failed or stopped run is asked for again the next night (the run key
+    is the dataset's fingerprint and the night), unless that voice's run is still going. XTTS trains
+    a new run folder per dataset (`data-<fingerprint>`), from the base model, over the whole dataset."""
     layout = tts.layout()
+    night = (context.scheduled_execution_time or datetime.now(timezone.utc)).date().isoformat()
     requests, skipped = [], []
     for voice in context.instance.get_dynamic_partitions(voice_partitions.name):
-        due, why = needs_training(layout, voice, run_dir(layout, voice))
         fingerprint = dataset_fingerprint(layout, voice)
-        if due:
-            requests.append(dg.RunRequest(
-                run_key=f"qwen3/{voice}/{fingerprint}", partition_key=voice,
-                asset_selection=[a.key for a in QWEN3_ASSETS], tags={"tts_assets/reason": why},
-            ))
-        else:
-            skipped.append(f"{voice} qwen3 ({why})")
-        if not voice_config_file(voice).is_file():
-            continue
-        due, why = needs_training(layout, voice, xtts_models_dir(layout, voice))
-        if due:
+        engines = [("qwen3", run_dir(layout, voice), QWEN3_ASSETS, None)]
+        if voice_config_file(voice).is_file():
             config = {"config_file": str(voice_config_file(voice).resolve()), "run_name": f"data-{fingerprint}"}
+            engines.append(("xtts", xtts_models_dir(layout, voice), XTTS_ASSETS,
+                            {"ops": {a.key.to_user_string(): {"config": config} for a in XTTS_ASSETS}}))
+        for engine, model_dir, assets, run_config in engines:
+            due, why = needs_training(layout, voice, model_dir)
+            if due and _training_in_progress(context.instance, voice, engine):
+                due, why = False, "its training run is still going"
+            if not due:
+                skipped.append(f"{voice} {engine} ({why})")
+                continue
             requests.append(dg.RunRequest(
-                run_key=f"xtts/{voice}/{fingerprint}", partition_key=voice,
-                asset_selection=[a.key for a in XTTS_ASSETS],
-                run_config={"ops": {a.key.to_user_string(): {"config": config} for a in XTTS_ASSETS}},
-                tags={"tts_assets/reason": why},
+                run_key=f"{engine}/{voice}/{fingerprint}/{night}", partition_key=voice,
+                asset_selection=[a.key for a in assets], run_config=run_config or {},
+                tags={"tts_assets/reason": why, ENGINE_TAG: engine},
             ))
-        else:
-            skipped.append(f"{voice} xtts ({why})")
     if skipped:
         context.log.info(f"not training: {', '.join(skipped)}")
-    return requests or dg.SkipReason(f"no voice needs training ({len(skipped)} up to date or without data)")
+    return requests or dg.SkipReason(f"no voice needs training ({len(skipped)} up to date, running or without data)")
+
+
+def _training_in_progress(instance: dg.DagsterInstance, voice: str, engine: str) -> bool:
+    running = instance.get_run_records(dg.RunsFilter(
+        job_name=nightly_train_job.name, tags={"dagster/partition": voice, ENGINE_TAG: engine},
+        statuses=IN_PROGRESS), limit=1)
+    return bool(running)

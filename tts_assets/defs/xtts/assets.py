@@ -85,8 +85,9 @@ def xtts_checkpoint(context: dg.AssetExecutionContext, config: XttsRunConfig, tt
         raise _failure(error) from None
     for warning in result.warnings:
         context.log.warning(warning)
-    record_trained(paths.xtts_models_dir(layout, settings.voice), dataset_fingerprint(layout, settings.voice),
-                   result.last_checkpoint, result.step)
+    if not result.already_done:  # a run finished earlier has not seen today's export
+        record_trained(paths.xtts_models_dir(layout, settings.voice), dataset_fingerprint(layout, settings.voice),
+                       result.last_checkpoint, result.step)
     optional = {k: v for k, v in {
         "train_loss": result.train_loss, "eval_loss": result.eval_loss, "best_loss": result.best_loss,
         "median_step_s": result.median_step_s,
