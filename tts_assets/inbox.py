@@ -7,11 +7,14 @@ modification time are the same on two consecutive looks, so a book still being c
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from tts_assets.layout import AUDIO_SUFFIXES, DataLayout, slugify
 from tts_assets.sources import BookSource, book_key
+
+log = logging.getLogger(__name__)
 
 CURATED_TRANSCRIPTS = "transcripts.jsonl"
 
@@ -38,7 +41,11 @@ def scan_inbox(layout: DataLayout) -> list[InboxItem]:
     if not inbox.is_dir():
         return items
     for voice_dir in sorted(p for p in inbox.iterdir() if p.is_dir()):
-        voice = slugify(voice_dir.name)
+        try:
+            voice = slugify(voice_dir.name)
+        except ValueError as exc:
+            log.warning("inbox: %s skipped: %s", voice_dir, exc)
+            continue
         for entry in sorted(voice_dir.iterdir()):
             if entry.name.startswith("."):
                 continue
@@ -56,6 +63,8 @@ def scan_inbox(layout: DataLayout) -> list[InboxItem]:
                     items.append(InboxItem(voice, slugify(entry.name), source, _stat(clips)))
             except FileNotFoundError:  # removed while we looked: it will be seen next time
                 continue
+            except ValueError as exc:  # a name with nothing to make a key of; the others go on
+                log.warning("inbox: %s skipped: %s", entry, exc)
     return items
 
 

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from anyascii import anyascii
+
 DATA_ROOT_ENV = "TTS_ASSETS_DATA_ROOT"
 AUDIO_SUFFIXES = (".m4b", ".m4a", ".mp3", ".wav", ".flac", ".ogg", ".opus", ".aac")
 
@@ -18,8 +20,9 @@ def resolve_data_root(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def slugify(name: str) -> str:
-    """A partition key from a file or voice name: lowercase ascii, digits, `_` and `-`."""
-    slug = re.sub(r"[^a-z0-9_-]+", "_", name.lower()).strip("_-")
+    """A partition key from a file or voice name: lowercase ascii, digits, `_` and `-`; other
+    scripts are transliterated (`Алиса` → `alisa`, `日本語` → `ribenyu`)."""
+    slug = re.sub(r"[^a-z0-9_-]+", "_", anyascii(name).lower()).strip("_-")
     if not slug:
         raise ValueError(f"{name!r} gives an empty key; use a name with letters or digits")
     return slug

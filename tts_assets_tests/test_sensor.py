@@ -70,6 +70,18 @@ def test_curated_folder_in_the_inbox(tmp_path):
     assert read_source(DataLayout(data_root), "anna", "session_1").kind == "curated"
 
 
+def test_names_in_other_scripts_become_keys_and_a_nameless_one_is_skipped(tmp_path, librivox_book):
+    data_root = tmp_path / "data"
+    (data_root / "inbox" / "Алиса").mkdir(parents=True)
+    (data_root / "inbox" / "Алиса" / "日本語.flac").write_bytes(librivox_book.audio.read_bytes())
+    (data_root / "inbox" / "Алиса" / "!!!.flac").write_bytes(librivox_book.audio.read_bytes())
+    (data_root / "inbox" / "???").mkdir()
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = tick(instance, None, data_root)
+        second = tick(instance, first.cursor, data_root)
+    assert keys(second) == ["ribenyu|alisa"]
+
+
 def test_finished_book_refreshes_its_voice_dataset(dagster_home, data_root, librivox_book, tmp_path):
     """The run-status sensor turns a finished book run into a dataset run for its voice."""
     from tts_assets.defs.ingest.sensors import refresh_dataset_after_book
