@@ -43,6 +43,10 @@ def register_book(layout: DataLayout, voice: str, source: BookSource, book: str 
     book = book or book_key(Path(source.path))
     record = {k: (str(Path(v).resolve()) if k.endswith(("path", "jsonl")) and v else v)
               for k, v in source.to_dict().items()}
+    # A model folder given relative to this process's folder must still be found by a run started
+    # elsewhere; a model name ("tiny") is not a path and stays as given.
+    if source.asr_model and Path(source.asr_model).expanduser().is_dir():
+        record["asr_model"] = str(Path(source.asr_model).expanduser().resolve())
     write_text_atomic(layout.source_record(voice, book), json.dumps(record, indent=2) + "\n")
     return book
 
@@ -136,10 +140,16 @@ def read_curated_transcripts(
             reject(number, obj, Reason.MALFORMED_LINE, "needs string fields audio_file and text")
             continue
         candidate = clips_dir / name
-        if os.path.isabs(name) or not candidate.resolve().is_relative_to(root):
+        try:
+            outside = os.path.isabs(name) or not candidate.resolve().is_relative_to(root)
+            exists = candidate.is_file()
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+            reject(number, obj, Reason.MALFORMED_LINE, f"{name!r} is not a usable file name: {exc}")
+            continue
+        if outside:
             reject(number, obj, Reason.PATH_OUTSIDE_INPUT, f"{name!r} is outside {clips_dir}", name)
             continue
-        if not candidate.is_file():
+        if not exists:
             reject(number, obj, Reason.MISSING_FILE, f"{name!r} does not exist", candidate)
             continue
         if not (text or "").strip():

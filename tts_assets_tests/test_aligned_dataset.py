@@ -204,3 +204,28 @@ def test_whisperx_backend_through_the_pipeline(tiny_wav2vec2, data_root, dagster
     # Every clip got word times (random weights bunch them up, so trimming then rejects clips).
     reasons = [r["reason"] for r in read_jsonl(layout.aligned_rejections("w"))]
     assert "align_failed" not in reasons and "unreadable_audio" not in reasons
+
+
+def test_an_unreadable_clip_is_rejected_and_the_others_aligned(tmp_path, data_root, dagster_home):
+    texts = librivox_transcripts()
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    lines = []
+    for clip_id in ["0870", "0880", "0890"]:
+        audio, rate = clip(clip_id)
+        sf.write(folder / f"{clip_id}.wav", audio, rate)
+        lines.append(json.dumps({"audio_file": f"{clip_id}.wav", "text": texts[clip_id]}))
+    (tmp_path / "t.jsonl").write_text("\n".join(lines) + "\n")
+    layout = DataLayout(data_root)
+    book = register_book(layout, "v", BookSource("curated", str(folder), transcripts_jsonl=str(tmp_path / "t.jsonl")))
+    with dg.DagsterInstance.get() as instance:
+        build_book_and_dataset(instance, "v", book)
+        damaged = next(read_jsonl(layout.train_manifest("v")))["audio_file"]
+        (layout.dataset_dir("v") / damaged).write_bytes(b"not a wav any more")  # e.g. a disk error
+        run = run_voice_job(instance, "align_voice", "v")
+    assert run.success
+    assert {e.asset_check_key.name: e.passed for e in run.get_asset_check_evaluations()}["aligned_accounting"]
+    [rejection] = read_jsonl(layout.aligned_rejections("v"))
+    assert (rejection["audio_file"], rejection["reason"]) == (damaged, "unreadable_audio")
+    assert damaged in rejection["detail"] and "Format not recognised" in rejection["detail"]
+    assert len(list(read_jsonl(layout.aligned_manifest("v")))) == 2

@@ -7,12 +7,13 @@ import dagster as dg
 import pytest
 import soundfile as sf
 
+from tts_assets.dataset.book import probe_book
 from tts_assets.defs.launch import build_book_and_dataset
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.sources import BookSource, register_book
 
-from .conftest import LIBRIVOX, LIBRIVOX_IDS
+from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts
 
 
 @pytest.fixture
@@ -78,3 +79,45 @@ def test_curated_clips_built_and_each_bad_line_rejected(curated, data_root, dags
     }
     summary = json.loads(layout.dataset_summary("anna").read_text())
     assert (summary["segments_accepted"], summary["segments_rejected"], summary["segments_total"]) == (3, 8, 11)
+
+
+def librivox_clips(folder, clip_ids):
+    """Real LibriVox clips copied into `folder`, with their transcripts."""
+    texts = librivox_transcripts()
+    for clip_id in clip_ids:
+        (folder / f"{clip_id}.wav").write_bytes((LIBRIVOX / f"sense_and_sensibility_01_austen_64kb-{clip_id}.wav").read_bytes())
+    return [{"audio_file": f"{clip_id}.wav", "text": texts[clip_id]} for clip_id in clip_ids]
+
+
+def test_unusable_file_names_reject_their_line_only(tmp_path, data_root, dagster_home):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    lines = librivox_clips(folder, ["0870", "0880"])
+    lines += [{"audio_file": "a\u0000.wav", "text": "x"}, {"audio_file": "x" * 300 + ".wav", "text": "x"}]
+    transcripts = tmp_path / "transcripts.jsonl"
+    transcripts.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    layout = DataLayout(data_root)
+    book = register_book(layout, "v", BookSource("curated", str(folder), transcripts_jsonl=str(transcripts)))
+    with dg.DagsterInstance.get() as instance:
+        book_run, dataset_run = build_book_and_dataset(instance, "v", book)
+    assert book_run.success and dataset_run.success
+    assert [r["text"] for r in read_jsonl(layout.train_manifest("v"))] == [lines[0]["text"], lines[1]["text"]]
+    rejected = {r["line"]: (r["reason"], r["detail"]) for r in read_jsonl(layout.rejections("v"))}
+    assert rejected[3] == ("malformed_line", f"{transcripts}:3: 'a\\x00.wav' is not a usable file name: embedded null byte")
+    assert rejected[4][0] == "malformed_line" and "File name too long" in rejected[4][1]
+
+
+def test_probe_counts_only_the_clips_the_transcripts_name(tmp_path, data_root):
+    """The transcripts file and notes kept in the clips folder are not unreadable audio."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    lines = librivox_clips(folder, ["0870", "0880"])
+    transcripts = folder / "transcripts.jsonl"
+    transcripts.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (folder / "README.txt").write_text("read by Anna, 2019")
+    layout = DataLayout(data_root)
+    book = register_book(layout, "v", BookSource("curated", str(folder), transcripts_jsonl=str(transcripts)))
+    result = probe_book(layout, "v", book)
+    durations = [sf.info(folder / line["audio_file"]).duration for line in lines]
+    assert (result["files"], result["unreadable_files"]) == (2, 0)
+    assert result["duration"] == pytest.approx(sum(durations), abs=0.01)

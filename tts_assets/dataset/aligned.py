@@ -22,7 +22,7 @@ from tts_assets.atomic import write_text_atomic
 from tts_assets.audio.cut import CutRequest, cut_clips, write_wav_atomic
 from tts_assets.errors import UnreadableAudioError
 from tts_assets.layout import DataLayout
-from tts_assets.manifest.io import read_jsonl, remove_unreferenced, write_jsonl, write_parquet
+from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl, write_parquet
 from tts_assets.manifest.schema import Reason
 from tts_assets.quality.measures import measure, normalize_loudness
 from tts_assets.settings import AlignSettings, DatasetSettings
@@ -78,7 +78,10 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSetti
     words = spoken_words(text)
     if not words:
         return _rejection(row, Reason.EMPTY_TEXT, f"no speakable words in {text!r}")
-    audio, rate = sf.read(dataset_dir / row["audio_file"], dtype="float32")
+    try:
+        audio, rate = sf.read(dataset_dir / row["audio_file"], dtype="float32")
+    except sf.SoundFileError as exc:  # a missing or damaged clip spoils only itself
+        return _rejection(row, Reason.UNREADABLE_AUDIO, str(exc))
     spoiled = _signal_rejection(audio, rate, settings)
     if spoiled:
         return _rejection(row, *spoiled)
@@ -155,6 +158,7 @@ def align_voice_dataset(
 ) -> dict:
     """Write `train_aligned.jsonl` (+ Parquet), `rejections_aligned.jsonl` and `summary_aligned.json`."""
     dataset_dir = layout.dataset_dir(voice)
+    leftovers = temporary_files(dataset_dir / "wavs_aligned")
     rows = list(read_jsonl(layout.train_manifest(voice)))
     aligner = aligner or make_aligner(settings.align)
     fmt = settings.clips
@@ -228,7 +232,7 @@ def align_voice_dataset(
     write_jsonl(layout.aligned_manifest(voice), kept)
     write_parquet(layout.aligned_parquet(voice), kept)
     write_jsonl(layout.aligned_rejections(voice), rejections)
-    remove_unreferenced(dataset_dir / "wavs_aligned", {dataset_dir / r["audio_file"] for r in kept})
+    remove_unreferenced(dataset_dir / "wavs_aligned", {dataset_dir / r["audio_file"] for r in kept}, leftovers)
     summary = {
         "voice": voice,
         "aligner": aligner.name,

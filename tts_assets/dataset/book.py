@@ -2,14 +2,14 @@
 
 Each stage reads the previous stage's files and writes its own atomically under
 `work/<voice>/<book>/`, so each can be re-run alone. Every input unit (a transcript segment,
-or a line of the user's file) ends in exactly one clip row or one rejection.
+or a line of the user's file) ends either in clip rows or in one rejection: a segment split
+into several clips is kept only if all of them are, otherwise all of them are rejected.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,9 @@ from tts_assets.atomic import write_text_atomic
 from tts_assets.audio.cut import CutRequest, cut_clips, write_wav_atomic
 from tts_assets.audio.decode import stream_pcm
 from tts_assets.audio.probe import probe
-from tts_assets.errors import TtsAssetsError, UnreadableAudioError
+from tts_assets.errors import UnreadableAudioError
 from tts_assets.layout import DataLayout
-from tts_assets.manifest.io import read_jsonl, remove_unreferenced, write_jsonl
+from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl
 from tts_assets.manifest.schema import ClipRow, Reason, Rejection
 from tts_assets.segments.merge import MergeRules, SpanRejection, plan_spans
 from tts_assets.segments.model import Segment
@@ -35,8 +35,8 @@ def _write_json(path: Path, data: dict) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-def record_failure(layout: DataLayout, voice: str, book: str, error: TtsAssetsError) -> None:
-    """Keep the reason a book could not be used, so the voice's dataset reports it."""
+def record_failure(layout: DataLayout, voice: str, book: str, error: UnreadableAudioError) -> None:
+    """Keep the reason the book's audio could not be decoded, so the voice's dataset reports it."""
     source = read_source(layout, voice, book)
     _write_json(layout.book_failure(voice, book), {"source": source.path, "error": str(error)})
 
@@ -46,11 +46,14 @@ def _clear_failure(layout: DataLayout, voice: str, book: str) -> None:
 
 
 def probe_book(layout: DataLayout, voice: str, book: str) -> dict:
-    """Probe the book's audio (or each curated clip) and write `probe.json`."""
+    """Probe the book's audio (or each clip the curated transcripts name) and write `probe.json`."""
     source = read_source(layout, voice, book)
     if source.kind == "curated":
+        # Only the clips the transcripts name: other files in the folder (the transcripts
+        # themselves, notes) are not audio and not the book's.
+        lines, _ = read_curated_transcripts(Path(source.path), Path(source.transcripts_jsonl), book)
         infos, unreadable = [], 0
-        for path in sorted(p for p in Path(source.path).rglob("*") if p.is_file()):
+        for path in sorted({ln.audio for ln in lines}):
             try:
                 infos.append(probe(path))
             except UnreadableAudioError:
@@ -111,6 +114,7 @@ def transcribe_book(
             )
     write_jsonl(layout.transcript_file(voice, book), rows)
     write_jsonl(layout.transcript_rejections(voice, book), (r.to_dict() for r in rejections))
+    _clear_failure(layout, voice, book)  # an earlier failure no longer holds
     log.info("%s/%s: %d segments, %d input lines rejected", voice, book, len(rows), len(rejections))
     return {"segments": len(rows), "rejected_lines": len(rejections), "source": source.path}
 
@@ -155,6 +159,7 @@ def cut_book(
     spans = list(read_jsonl(layout.merged_file(voice, book)))
     wavs = layout.wavs_dir(voice, book)
     dataset_dir = layout.dataset_dir(voice)
+    leftovers = temporary_files(wavs)
     if source.kind == "curated":
         clips, cut_rejections = _convert_curated(spans, wavs, dataset_dir, voice, book, clip_format, rules)
     else:
@@ -166,7 +171,7 @@ def cut_book(
     ]
     write_jsonl(layout.book_clips_manifest(voice, book), (c.to_dict() for c in clips))
     write_jsonl(layout.book_rejections(voice, book), rejections)
-    remove_unreferenced(wavs, {dataset_dir / c.audio_file for c in clips})
+    remove_unreferenced(wavs, {dataset_dir / c.audio_file for c in clips}, leftovers)
 
     total = sum(1 for _ in read_jsonl(layout.transcript_file(voice, book)))
     total += sum(1 for _ in read_jsonl(layout.transcript_rejections(voice, book)))
@@ -176,12 +181,14 @@ def cut_book(
         "source": source.path,
         "segments_total": total,
         "segments_accepted": len({i for c in clips for i in c.segment_ids}),
-        "segments_rejected": len(rejections),
+        # Segments, not rows: one rejection row may carry several merged segments.
+        "segments_rejected": len({i for r in rejections for i in r["segment_ids"]}),
         "clips": len(clips),
         "seconds_in": _read_probe(layout, voice, book).get("duration", 0.0),
         "seconds_out": round(sum(c.duration for c in clips), 3),
     }
     _write_json(layout.book_summary(voice, book), summary)
+    _clear_failure(layout, voice, book)  # the book is usable again: the voice dataset takes its clips
     log.info("%s/%s: %d clips written to %s", voice, book, len(clips), wavs)
     return summary
 
@@ -193,14 +200,28 @@ def _cut_audiobook(spans, source: BookSource, wavs: Path, dataset_dir: Path, voi
         for s in spans
     ]
     results = cut_clips(Path(source.path), requests, fmt.sample_rate, fmt.subtype)
-    clips, rejections = [], []
+    # A segment split into several clips is rejected whole: drop every clip that carries a part
+    # of a rejected segment, and with it the other segments of that clip, until no kept clip
+    # shares a segment with a dropped one.
+    dropped = {i for span, result in zip(spans, results) if result.samples == 0 for i in span["segment_ids"]}
+    while True:
+        grown = {i for s in spans if dropped.intersection(s["segment_ids"]) for i in s["segment_ids"]}
+        if grown == dropped:
+            break
+        dropped = grown
+    clips, rejections, rejected = [], [], set()
     for span, result in zip(spans, results):
-        if result.samples == 0:
-            rejections.append(
-                Rejection(source.path, span["cut_start"], span["cut_end"], span["text"],
-                          Reason.BEYOND_AUDIO_END, "the clip lies past the end of the decoded audio",
-                          book, segment_ids=span["segment_ids"])
-            )
+        if dropped.intersection(span["segment_ids"]):
+            ids = [i for i in span["segment_ids"] if i not in rejected]  # one rejection per segment
+            rejected.update(ids)
+            if ids:
+                rejections.append(
+                    Rejection(source.path, span["cut_start"], span["cut_end"], span["text"],
+                              Reason.BEYOND_AUDIO_END,
+                              "the clip lies past the end of the decoded audio" if result.samples == 0
+                              else "a segment of this clip continues in a clip past the end of the decoded audio",
+                              book, segment_ids=ids)
+                )
             continue
         clips.append(
             ClipRow(

@@ -47,6 +47,7 @@ def assemble_voice_dataset(layout: DataLayout, voice: str) -> dict:
     write_parquet(layout.manifest_parquet(voice), clips, MANIFEST_SCHEMA)
     write_jsonl(layout.rejections(voice), rejections)
     accepted = {i for clip in clips for i in clip["segment_ids"]}
+    rejected = {i for row in rejections for i in row["segment_ids"]}  # a row may carry several
     seconds_out = sum(c["duration"] for c in clips)
     summary = {
         "voice": voice,
@@ -55,7 +56,7 @@ def assemble_voice_dataset(layout: DataLayout, voice: str) -> dict:
         "clips": len(clips),
         "segments_total": segments_total,
         "segments_accepted": len(accepted),
-        "segments_rejected": len(rejections),
+        "segments_rejected": len(rejected),
         "hours_in": round(seconds_in / 3600, 4),
         "hours_out": round(seconds_out / 3600, 4),
         "yield": round(seconds_out / seconds_in, 4) if seconds_in else 0.0,

@@ -34,9 +34,25 @@ def write_parquet(target: Path, rows: list[dict], schema: pa.Schema | None = Non
         pq.write_table(table, tmp)
 
 
-def remove_unreferenced(folder: Path, keep: set[Path]) -> None:
-    """Delete files under `folder` that no manifest lists any more (and temporary leftovers)."""
+def _is_temporary(path: Path) -> bool:
+    """The temporary file of an atomic write: `.<name>.<random>.tmp` (see `atomic_path`)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def temporary_files(folder: Path) -> set[Path]:
+    """The temporary files of atomic writes under `folder`."""
+    return {p for p in folder.rglob("*") if _is_temporary(p) and p.is_file()} if folder.is_dir() else set()
+
+
+def remove_unreferenced(folder: Path, keep: set[Path], leftovers: set[Path] = frozenset()) -> None:
+    """Delete files under `folder` that no manifest lists any more.
+
+    A temporary file of an atomic write may be another run's write in progress, so it stays,
+    unless it is one of `leftovers` (`temporary_files` taken before the caller began writing):
+    a write lasts a moment, so one still there after all of the caller's writes is a killed run's.
+    """
     if folder.is_dir():
         for path in folder.rglob("*"):
-            if path.is_file() and path not in keep:
-                path.unlink()
+            spared = path in keep or (_is_temporary(path) and path not in leftovers)
+            if path.is_file() and not spared:
+                path.unlink(missing_ok=True)  # another run's cleanup may have been first

@@ -1,7 +1,7 @@
 """Turn transcript segments into clip spans: split long ones at pauses, merge short neighbours.
 
-Pure functions over segments; no audio, no I/O. Every input segment ends up in exactly one
-accepted span or one rejection.
+Pure functions over segments; no audio, no I/O. Every input segment ends up either in
+accepted spans (one, or several when it is split) or in one rejection, never both.
 """
 
 from __future__ import annotations

@@ -12,6 +12,24 @@ class Word:
     end: float
     probability: float | None = None
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Word":
+        """A word from a user's file: times as numbers (or numeric strings), in order."""
+        if not isinstance(data, dict) or not isinstance(data.get("word"), str):
+            raise ValueError(f"word {data!r} is not an object with a string field word")
+
+        def number(key: str) -> float:
+            try:
+                return float(data[key])
+            except (TypeError, ValueError):
+                raise ValueError(f"word {data['word']!r}: {key} {data[key]!r} is not a number") from None
+
+        word = cls(data["word"], number("start"), number("end"),
+                   None if data.get("probability") is None else number("probability"))
+        if not word.start <= word.end:
+            raise ValueError(f"word {word.word!r} ends at {word.end} before it starts at {word.start}")
+        return word
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -32,13 +50,15 @@ class Segment:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Segment":
-        words = tuple(Word(**w) for w in data.get("words") or ())
+        words = data.get("words") or ()
+        if not isinstance(words, (list, tuple)):
+            raise ValueError(f"words {words!r} is not a list")
         return cls(
             id=str(data["id"]),
             start=float(data["start"]),
             end=float(data["end"]),
             text=str(data.get("text") or ""),
-            words=words,
+            words=tuple(Word.from_dict(w) for w in words),
         )
 
 

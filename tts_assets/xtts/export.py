@@ -22,7 +22,7 @@ import soxr
 from tts_assets.atomic import write_text_atomic
 from tts_assets.audio.cut import write_wav_atomic
 from tts_assets.layout import DataLayout
-from tts_assets.manifest.io import read_jsonl, remove_unreferenced, write_jsonl
+from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl
 from tts_assets.xtts import paths
 from tts_assets.xtts.base_model import load_tokenizer
 from tts_assets.xtts.config import COQUI_RATE, XttsVoiceConfig
@@ -96,6 +96,7 @@ def export_xtts_dataset(layout: DataLayout, config: XttsVoiceConfig) -> dict:
     dataset_dir = layout.dataset_dir(voice)
     out_dir = paths.export_dir(layout, voice)
     rows = list(read_jsonl(manifest))
+    leftovers = temporary_files(out_dir / "wavs")  # a killed export's, removed at the end
     kept: list[dict] = []
     rejected: list[dict] = []
     for number, row in enumerate(rows, start=1):
@@ -150,7 +151,7 @@ def export_xtts_dataset(layout: DataLayout, config: XttsVoiceConfig) -> dict:
     write_jsonl(paths.export_rejections(layout, voice), rejected)
     write_text_atomic(paths.metadata_train(layout, voice), metadata_csv(train, voice))
     write_text_atomic(paths.metadata_eval(layout, voice), metadata_csv(evaluation, voice))
-    remove_unreferenced(out_dir / "wavs", {out_dir / r["audio_file"] for r in kept})
+    remove_unreferenced(out_dir / "wavs", {out_dir / r["audio_file"] for r in kept}, leftovers)
     summary = {
         "voice": voice,
         "language": config.language,

@@ -9,7 +9,7 @@ from tts_assets.dataset.voice import assemble_voice_dataset
 from tts_assets.defs.partitions import all_books_of_voice, voice_book_partitions, voice_partitions
 from tts_assets.defs.gpu import GPU
 from tts_assets.defs.resources import TtsAssetsResource, voice_and_book
-from tts_assets.errors import TtsAssetsError
+from tts_assets.errors import TtsAssetsError, UnreadableAudioError
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.manifest.report import duration_histogram_png, png_markdown, rows_markdown
 
@@ -17,8 +17,12 @@ GROUP = "dataset_build"
 
 
 def _fail_book(tts: TtsAssetsResource, voice: str, book: str, error: TtsAssetsError) -> dg.Failure:
-    """Record why the book is unusable (the dataset reports it) and fail only this partition."""
-    book_stages.record_failure(tts.layout(), voice, book, error)
+    """Fail only this partition; when the book's audio cannot be decoded, also record that (the
+    dataset reports it as the book's rejection). A setup error (a missing model or input file,
+    invalid settings) says nothing about the book: recording it would drop the book's earlier
+    clips from the dataset, so the run just fails with its message."""
+    if isinstance(error, UnreadableAudioError):
+        book_stages.record_failure(tts.layout(), voice, book, error)
     return dg.Failure(description=str(error), allow_retries=False)
 
 
