@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tts_assets.benchmarking import measure_each
 from tts_assets.qwen3.batch import Example, collate
 from tts_assets.qwen3.loss import compute_losses
 from tts_assets.qwen3.model import attention_implementation
@@ -199,14 +199,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--device")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    results = []
-    for variant in args.variants.split(","):
-        result = run(variant, args.size, args.batch_size, args.seconds, args.steps, args.warmup, args.device)
-        print(json.dumps(result), flush=True)
-        results.append(result)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-    return results
+    return measure_each(
+        args.variants.split(","),
+        lambda variant: run(variant, args.size, args.batch_size, args.seconds, args.steps, args.warmup, args.device),
+        args.out,
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ GradScaler for fp16, as coqui uses). Non-finite losses are counted (coqui-ai/TTS
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import tempfile
@@ -24,6 +23,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from tts_assets.benchmarking import measure_each
 from tts_assets.layout import DataLayout
 from tts_assets.xtts.config import COQUI_RATE, BaseFiles, GptSettings, XttsVoiceConfig
 
@@ -143,14 +143,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--tiny", action="store_true", help="a 2-layer GPT (a smoke run on the CPU)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    results = []
-    for precision in args.precisions.split(","):
-        result = run(precision, TINY if args.tiny else {}, args.steps, args.batch_size, args.seconds)
-        print(json.dumps(result), flush=True)
-        results.append(result)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-    return results
+    return measure_each(
+        args.precisions.split(","),
+        lambda precision: run(precision, TINY if args.tiny else {}, args.steps, args.batch_size, args.seconds),
+        args.out,
+    )
 
 
 if __name__ == "__main__":
