@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -115,6 +116,7 @@ def test_default_format_is_mp3_and_voice_may_be_an_object(client):
     ({"input": ""}, 400, "empty_input", "input"),
     ({"input": " \n\t "}, 400, "empty_input", "input"),
     ({"input": "Words. " * 60}, 400, "input_too_long", "input"),  # 360 characters > 300
+    ({"input": "1234567890. " * 20}, 400, "input_too_long", "input"),  # 240 characters, 2000+ spelled out
     ({"speed": 5.0}, 400, "invalid_speed", "speed"),
     ({"model": "xtts"}, 400, "unknown_model", "model"),  # the voice has no XTTS checkpoint
     ({"input": None}, 400, "invalid_request", "input"),
@@ -129,6 +131,8 @@ def test_bad_requests_get_a_json_error(client, fields, status, code, param):
     assert error["message"]
     if code == "unknown_voice":
         assert "'nobody'" in error["message"] and VOICE in error["message"]
+    if code == "input_too_long" and body["input"][0].isdigit():
+        assert "once numbers and abbreviations are spelled out" in error["message"]
 
 
 def test_malformed_and_oversized_bodies_are_refused(client):
@@ -210,6 +214,60 @@ def test_full_queue_answers_503(layout):
         running.stop()
 
 
+def send_speech(url: str, **fields) -> socket.socket:
+    """A speech request on a raw socket, so that the test decides when its client goes away."""
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps({"model": "tts-1", "voice": VOICE, **fields}).encode()
+    sock = socket.create_connection((host, int(port)))
+    sock.sendall(b"POST /v1/audio/speech HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    return sock
+
+
+def wait_for(condition, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_clients_that_leave_while_waiting_have_their_jobs_dropped(layout, caplog):
+    caplog.set_level(logging.INFO, logger="tts_assets.serve.app")
+    app = create_app(layout, ServeSettings(**{**SETTINGS, "max_input_chars": 2000, "max_body_bytes": 8192}))
+    queue = app.state.service.queue
+    running = start_in_thread(app)
+    try:
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            def queued():
+                return http.get("/health").json()["queue"]
+
+            release = threading.Event()
+            queue.submit(release.wait, label="blocker")  # holds the device while the others wait
+            clients = [send_speech(running.url, input="Plain.", response_format="pcm"),
+                       send_speech(running.url, input="Streamed.", response_format="pcm", stream_format="audio"),
+                       send_speech(running.url, input="Events.", response_format="pcm", stream_format="sse")]
+            wait_for(lambda: queued()["waiting"] == len(clients), "the requests were not queued")
+            for sock in clients:
+                sock.close()
+            wait_for(lambda: queued()["waiting"] == 0, "jobs of clients gone stayed queued", timeout=10)
+            assert queued()["busy"]  # dropped while the blocker still held the device
+            release.set()
+            wait_for(lambda: not queued()["busy"], "the blocker did not finish")
+            assert [job.label for job in queue.history] == ["blocker"]  # none of theirs ever ran
+            assert speak(http, "Still here.", response_format="pcm").status_code == 200
+
+            # A client that leaves while its (not streamed) speech is spoken stops it after its piece.
+            long_text = " ".join(f"Sentence {n} keeps the device busy for a while." for n in range(12))
+            leaving = send_speech(running.url, input=long_text, response_format="pcm")
+            wait_for(lambda: queued()["busy"], "the long request did not start")
+            leaving.close()
+            wait_for(lambda: not queued()["busy"], "the long request did not stop")
+        stopped = [r.getMessage() for r in caplog.records if "the client went away" in r.getMessage()]
+        assert stopped and re.search(r"stopped after ([1-9]|1[01]) of 12 pieces", stopped[-1])
+    finally:
+        running.stop()
+
+
 def test_device_queue_bounds_waiting_jobs():
     queue = DeviceQueue("cpu", max_waiting=1)
     release = threading.Event()
@@ -231,6 +289,52 @@ def test_sentence_splitting():
     pieces = text_pieces(long, max_chars=80)
     assert all(len(p) <= 80 for p in pieces) and " ".join(pieces) == long
     assert pieces[0] == "A sentence that runs on and on,"  # at the clause mark, else at a space
+
+
+def test_huge_numbers_are_read_digit_by_digit():
+    assert speakable("Call 4012888888881881 now.") == ("Call four zero one two eight eight eight eight eight eight "
+                                                      "eight eight one eight eight one now.")
+    assert speakable("It is 123,456.") == "It is one hundred and twenty three thousand four hundred and fifty six."
+    assert speakable("9" * 400) == " ".join(["nine"] * 400)  # num2words overflows on it
+    assert speakable("3.14159265358979323846").startswith("three point one four one five nine")
+
+
+def test_unexpected_errors_get_a_json_500(layout):
+    app = create_app(layout, ServeSettings(**{**SETTINGS, "max_input_chars": 1000, "max_body_bytes": 8192}))
+
+    @app.get("/v1/broken")
+    def broken():
+        raise RuntimeError("something\nbroke")
+
+    running = start_in_thread(app)
+    try:
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            failed = http.get("/v1/broken")
+            assert failed.status_code == 500 and failed.headers["content-type"] == "application/json"
+            assert failed.json()["error"] == {"message": "internal server error (RuntimeError: something broke)",
+                                              "type": "server_error", "param": None, "code": "internal_error"}
+            digits = speak(http, "9" * 400)  # within the limit as sent; spelled out, 2000 characters
+            assert digits.status_code == 400 and digits.json()["error"]["code"] == "input_too_long"
+    finally:
+        running.stop()
+
+
+def test_a_voice_with_unreadable_files_does_not_break_the_others(layout, client):
+    record = layout.models_dir("broken") / "qwen3" / "latest.json"
+    record.parent.mkdir(parents=True)
+    record.write_text("{not json")
+    try:
+        assert [v["id"] for v in client.get("/v1/voices").json()["data"]] == [VOICE]
+        assert client.get("/health").json()["voices"] == 1
+        assert speak(client, "Hello.", response_format="pcm").status_code == 200
+        refused = speak(client, "Hello.", voice="broken")
+        assert refused.status_code == 503 and refused.headers["content-type"] == "application/json"
+        error = refused.json()["error"]
+        assert error["code"] == "voice_unavailable" and error["param"] == "voice"
+        assert "voice 'broken' cannot be served" in error["message"]
+        assert "unreadable promotion record" in error["message"] and "\n" not in error["message"]
+    finally:
+        shutil.rmtree(layout.models_dir("broken"))
 
 
 def test_long_text_is_spoken_sentence_by_sentence_and_joined(client):

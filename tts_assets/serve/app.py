@@ -13,6 +13,10 @@
   same chunks base64-encoded in OpenAI's server-sent events (`speech.audio.delta`, then
   `speech.audio.done`, or `error`). A client that goes away stops the synthesis after its piece.
 Other fields (`instructions`, ...) are ignored. Errors are 4xx/5xx with OpenAI's JSON error body.
+
+`input` is limited to `max_input_chars` as sent and once spelled out (numbers expand: one request
+must not hold the device for long). A client that disconnects while its request waits for the
+device has its job dropped from the queue (or stopped after the piece being spoken).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import math
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -42,7 +47,7 @@ from tts_assets.serve.audio import (MAX_SPEED, MEDIA_TYPES, MIN_SPEED, STREAMED_
                                     encode_chunk, join, silence)
 from tts_assets.serve.engines import ENGINE_NAMES, ENGINES, Engine, Served, Synthesizer, discover
 from tts_assets.serve.errors import ApiError, error_body
-from tts_assets.serve.queue import DeviceQueue, QueueFullError
+from tts_assets.serve.queue import DeviceQueue, JobRecord, QueueFullError
 from tts_assets.serve.settings import ServeSettings
 from tts_assets.serve.text import speakable, text_pieces
 
@@ -77,12 +82,21 @@ class SpeechService:
         return discover(self.layout, self.settings.require_promoted, self.engines)
 
     def resolve(self, voice: str, model: str) -> Served:
-        voices = self.voices()
-        if voice not in voices:
+        """Reads the data root: call it off the event loop."""
+        problems: dict[tuple[str, str], str] = {}
+        voices = discover(self.layout, self.settings.require_promoted, self.engines, problems)
+        engines = voices.get(voice, {})
+        named = model in self.engines or model in ENGINE_NAMES
+        wanted = [model] if named else list(self.engines)
+        if not any(engine in engines for engine in wanted):
+            # Its files are there but unreadable: say so rather than "not found".
+            causes = [cause for (name, engine), cause in problems.items() if name == voice and engine in wanted]
+            if causes:
+                raise ApiError(503, "voice_unavailable", f"voice {voice!r} cannot be served: {causes[0]}", "voice")
+        if not engines:
             known = ", ".join(sorted(voices)) or "none: train a voice first"
             raise ApiError(400, "unknown_voice", f"voice {voice!r} not found; voices: {known}", "voice")
-        engines = voices[voice]
-        if model in self.engines or model in ENGINE_NAMES:
+        if named:
             if model not in engines:
                 raise ApiError(400, "unknown_model", f"voice {voice!r} has no {model} checkpoint; it has: "
                                                      f"{', '.join(engines)}", "model")
@@ -113,13 +127,19 @@ class SpeechService:
         synthesizer = self._synthesizer(served)
         for index, piece in enumerate(pieces):
             if stop is not None and stop.is_set():
+                log.info("%s: stopped after %d of %d pieces: the client went away", served.voice, index,
+                         len(pieces))
                 return
             seed = None if self.settings.seed is None else self.settings.seed + index
             wave, rate = synthesizer.speak(piece, max_seconds=self.settings.piece_seconds(piece), seed=seed)
             yield np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1)), rate
 
-    def synthesize(self, served: Served, pieces: list[str]) -> tuple[np.ndarray, int]:
-        spoken = list(self.speak_pieces(served, pieces))
+    def synthesize(self, served: Served, pieces: list[str],
+                   stop: threading.Event | None = None) -> tuple[np.ndarray, int] | None:
+        """The pieces spoken and joined; None when `stop` came before the first piece."""
+        spoken = list(self.speak_pieces(served, pieces, stop))
+        if not spoken:
+            return None
         rate = spoken[0][1]
         return join([wave for wave, _ in spoken], rate, self.settings.sentence_pause_s), rate
 
@@ -182,6 +202,38 @@ def sse_event(payload: dict) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
+class ClientGone(ApiError):
+    """The client disconnected before its answer was ready (nginx's 499; nobody receives it)."""
+
+    def __init__(self):
+        super().__init__(499, "client_closed_request", "the client disconnected before its speech was ready")
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def while_connected(request: Request, waited: Awaitable, job: Future, record: JobRecord,
+                          stop: threading.Event):
+    """`waited`'s result, unless the client disconnects first: then `job` is dropped from the queue
+    (or stopped after its current piece) and ClientGone raised. uvicorn does not cancel the handler
+    of a client that left, so the handler watches for the disconnect while it waits."""
+    waiting = asyncio.ensure_future(waited)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait({waiting, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        waiting.cancel()  # no-op once done
+    if waiting in done:
+        return waiting.result()
+    stop.set()
+    if job.cancel():
+        log.info("job %d (%s) dropped: its client left while it waited", record.id, record.label)
+    raise ClientGone()
+
+
 def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api_key: str | None = None,
                engines: dict[str, Engine] | None = None) -> FastAPI:
     settings = settings or ServeSettings()
@@ -211,6 +263,14 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
     async def invalid(_request: Request, exc: RequestValidationError):
         message, param = _validation_message(exc)
         return JSONResponse(error_body(400, message, "invalid_request", param), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception):
+        # Starlette raises it again after this answer, so uvicorn logs the traceback, and closes the
+        # connection: say so, or a client reusing it gets a reset.
+        message = " ".join(f"internal server error ({type(exc).__name__}: {exc})".split())
+        return JSONResponse(error_body(500, message, "internal_error"), status_code=500,
+                            headers={"Connection": "close"})
 
     if api_key:
         @app.middleware("http")
@@ -247,7 +307,7 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
                                            for name in service.engines]}
 
     @app.post("/v1/audio/speech")
-    async def speech(body: SpeechRequest):
+    async def speech(body: SpeechRequest, request: Request):
         voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
         if not body.input.strip():
             raise ApiError(400, "empty_input", "input is empty", "input")
@@ -261,21 +321,28 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
                            "response_format")
         if not math.isfinite(body.speed) or not MIN_SPEED <= body.speed <= MAX_SPEED:
             raise ApiError(400, "invalid_speed", f"speed {body.speed} is outside {MIN_SPEED}-{MAX_SPEED}", "speed")
-        served = service.resolve(voice, body.model)
+        served = await run_in_threadpool(service.resolve, voice, body.model)
         spoken = speakable(body.input, settings.language, settings.normalize_text)
+        if len(spoken) > settings.max_input_chars:
+            raise ApiError(400, "input_too_long", f"input is {len(spoken)} characters once numbers and "
+                                                  f"abbreviations are spelled out; the limit is "
+                                                  f"{settings.max_input_chars}", "input")
         pieces = text_pieces(spoken, settings.max_piece_chars)
         if not pieces:
             raise ApiError(400, "empty_input", "input has nothing to speak", "input")
         if body.stream_format is not None:
-            return await stream_speech(voice, served, pieces, body, response_format)
+            return await stream_speech(request, voice, served, pieces, body, response_format)
+        stop = threading.Event()
         try:
-            future, record = service.queue.submit(partial(service.synthesize, served, pieces),
+            future, record = service.queue.submit(partial(service.synthesize, served, pieces, stop),
                                                   label=f"{voice}/{served.engine}")
         except QueueFullError as exc:
             raise ApiError(503, "queue_full", f"server busy: {exc}; retry later",
                            headers={"Retry-After": "5"}) from None
         try:
-            audio, rate = await asyncio.wrap_future(future)
+            audio, rate = await while_connected(request, asyncio.wrap_future(future), future, record, stop)
+        except ClientGone:
+            raise
         except Exception as exc:  # noqa: BLE001 - any model failure is answered, with its cause
             log.exception("synthesis failed for %s with %s", voice, served.checkpoint)
             raise synthesis_error(exc, settings.device, served.checkpoint) from None
@@ -290,7 +357,7 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         }
         return Response(data, media_type=MEDIA_TYPES[response_format], headers=headers)
 
-    async def stream_speech(voice: str, served: Served, pieces: list[str], body: SpeechRequest,
+    async def stream_speech(request: Request, voice: str, served: Served, pieces: list[str], body: SpeechRequest,
                             response_format: str) -> StreamingResponse:
         """Pieces travel from the device worker to the response as they are spoken. The first piece
         is awaited before answering, so a request that fails at once still gets a JSON error."""
@@ -305,30 +372,19 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         spoken: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
 
-        def job() -> int:
-            count = 0
+        def job() -> None:
             try:
-                for wave, rate in service.speak_pieces(served, pieces, stop):
-                    loop.call_soon_threadsafe(spoken.put_nowait, (wave, rate))
-                    count += 1
+                for item in service.speak_pieces(served, pieces, stop):
+                    loop.call_soon_threadsafe(spoken.put_nowait, item)
             finally:
                 loop.call_soon_threadsafe(spoken.put_nowait, None)
-            if count < len(pieces):
-                log.info("stream for %s stopped after %d of %d pieces: the client went away", voice, count,
-                         len(pieces))
-            return count
 
         try:
             future, record = service.queue.submit(job, label=f"{voice}/{served.engine}/stream")
         except QueueFullError as exc:
             raise ApiError(503, "queue_full", f"server busy: {exc}; retry later",
                            headers={"Retry-After": "5"}) from None
-        try:
-            first = await spoken.get()
-        except asyncio.CancelledError:  # the client left while the request waited
-            stop.set()
-            future.cancel()
-            raise
+        first = await while_connected(request, spoken.get(), future, record, stop)
         if first is None:
             try:
                 await asyncio.wrap_future(future)

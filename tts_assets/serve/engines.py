@@ -142,15 +142,14 @@ class XttsEngine:
         return XttsVoiceConfig.for_voice(voice)
 
     def checkpoints(self, layout: DataLayout, voice: str) -> list[Path]:
-        from tts_assets.xtts import paths
-        from tts_assets.xtts.train import checkpoints
+        from tts_assets.xtts.train import checkpoints, newest_run_dir
 
         try:
             config = self.config(voice)
         except TtsAssetsError as error:
             log.warning("voice %s: XTTS checkpoints not served: %s", voice, error)
             return []
-        return [path for _, path in checkpoints(paths.run_dir(layout, voice, config.training.run_name))]
+        return [path for _, path in checkpoints(newest_run_dir(layout, voice, config.training.run_name))]
 
     def fallback(self, layout: DataLayout, voice: str, found: list[Path]) -> Path | None:
         from tts_assets.xtts.inference import resolve_checkpoint
@@ -199,9 +198,15 @@ def served_checkpoint(layout: DataLayout, voice: str, engine: str, require_promo
     return Served(voice, engine, fallback, step_of(fallback), False, len(found))
 
 
-def discover(layout: DataLayout, require_promoted: bool = False, engines: dict[str, Engine] | None = None
-             ) -> dict[str, dict[str, Served]]:
-    """voice → engine → the checkpoint served, for every voice with a servable checkpoint."""
+_logged: set[str] = set()  # discovery runs on every request: each problem is logged once
+
+
+def discover(layout: DataLayout, require_promoted: bool = False, engines: dict[str, Engine] | None = None,
+             problems: dict[tuple[str, str], str] | None = None) -> dict[str, dict[str, Served]]:
+    """voice → engine → the checkpoint served, for every voice with a servable checkpoint.
+
+    A voice and engine whose files cannot be read (an unreadable `latest.json`, ...) is left out,
+    with a warning, so that it does not break the other voices; its cause goes into `problems`."""
     engines = ENGINES if engines is None else engines
     models = layout.root / "models"
     voices: dict[str, dict[str, Served]] = {}
@@ -209,8 +214,19 @@ def discover(layout: DataLayout, require_promoted: bool = False, engines: dict[s
         return voices
     for folder in sorted(p for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for name in engines:
-            if (folder / name).is_dir():
+            if not (folder / name).is_dir():
+                continue
+            try:
                 served = served_checkpoint(layout, folder.name, name, require_promoted, engines)
-                if served:
-                    voices.setdefault(folder.name, {})[name] = served
+            except Exception as exc:  # noqa: BLE001 - any cause; the others are still served
+                cause = str(exc) or type(exc).__name__
+                if problems is not None:
+                    problems[folder.name, name] = cause
+                message = f"voice {folder.name}: {name} checkpoints not served: {cause}"
+                if message not in _logged:
+                    _logged.add(message)
+                    log.warning(message)
+                continue
+            if served:
+                voices.setdefault(folder.name, {})[name] = served
     return voices

@@ -3,7 +3,7 @@ by `serve()`'s arguments. Defaults:
 
     serve:
       device: auto              # auto | cpu | cuda | cuda:1: one device per server, requests queued for it
-      max_input_chars: 4096     # longer `input` → 400 (OpenAI's limit)
+      max_input_chars: 4096     # longer `input`, as sent (OpenAI's limit) or spelled out → 400
       max_body_bytes: 65536     # larger request bodies → 413, before they are read
       max_queue: 8              # requests waiting behind the one being spoken; more → 503
       max_loaded_voices: 2      # checkpoints kept in (GPU) memory, least recently used unloaded first
