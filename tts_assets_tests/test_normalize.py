@@ -18,6 +18,8 @@ from tts_assets.text.normalize import normalize_text, spoken_words
         ("3.5 times", "three point five times"),
         ("\u201cWell,\u201d she said \u2014 \u2018quite\u2019 so\u2026", "\"Well,\" she said - 'quite' so..."),
         ("Salt & pepper", "Salt and pepper"),
+        ("Card 4012888888881881.", "Card four zero one two eight eight eight eight eight eight eight eight one eight "
+                                   "eight one."),  # past 15 digits, digit by digit (num2words overflows)
     ],
 )
 def test_normalize(text, spoken):

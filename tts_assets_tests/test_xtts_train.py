@@ -139,6 +139,37 @@ def test_reported_loss_is_the_loss_not_its_share_of_an_accumulated_step(xtts_dat
     assert 0.95 * min(losses) <= result.train_loss <= 1.05 * max(losses)
 
 
+def test_a_new_run_folder_is_the_voices_newest_model(xtts_data_root, tiny_xtts_base, tmp_path, monkeypatch):
+    """The nightly schedule trains a run folder per dataset (steps from 0 again): samples, inference,
+    the server and promotion all take the newest run's checkpoint, not the config's run."""
+    from tts_assets.evaluate.evaluate import Evaluation, record
+    from tts_assets.evaluate.promotion import promote, read_promoted
+    from tts_assets.serve.engines import ENGINES
+    from tts_assets.xtts.inference import resolve_checkpoint
+
+    layout = DataLayout(xtts_data_root)
+    monkeypatch.setenv("TTS_ASSETS_XTTS_CONFIGS", str(tmp_path))
+    main = XttsVoiceConfig.load(write_voice_config(tmp_path / f"{VOICE}_xtts.yaml", tiny_xtts_base,
+                                                   training={"epochs": 2}))
+    export_xtts_dataset(layout, main)
+    first = train_xtts(layout, main)
+    promote(layout, VOICE, "xtts", first.last_checkpoint)
+    nightly = main.model_copy(update={"training": main.training.model_copy(update={"run_name": "data-1234",
+                                                                                   "epochs": 1})})
+    second = train_xtts(layout, nightly)
+    assert second.run_dir.name == "data-1234" and second.step < first.step  # a new run counts from 0
+
+    assert resolve_checkpoint(layout, main, "last") == second.last_checkpoint
+    assert ENGINES["xtts"].checkpoints(layout, VOICE)[-1] == second.last_checkpoint
+
+    def passing(checkpoint):
+        return Evaluation(VOICE, "xtts", str(checkpoint), checkpoint_info(checkpoint)["step"], {}, {}, [])
+
+    assert record(layout, passing(second.last_checkpoint))  # newer, despite its lower step
+    assert Path(read_promoted(layout, VOICE, "xtts")["path"]) == second.last_checkpoint
+    assert not record(layout, passing(first.last_checkpoint))  # the older run's stays behind
+
+
 def test_coqui_config_defaults(tmp_path, tiny_xtts_base, xtts_data_root):
     layout = DataLayout(xtts_data_root)
     config = XttsVoiceConfig.load(write_voice_config(tmp_path / "reader_xtts.yaml", tiny_xtts_base,

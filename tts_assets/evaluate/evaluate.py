@@ -275,11 +275,22 @@ def record(layout: DataLayout, evaluation: Evaluation) -> bool:
     if not evaluation.passed:
         return False
     current = read_promoted(layout, evaluation.voice, evaluation.engine)
-    if current and (current.get("step") or -1) > (evaluation.step if evaluation.step is not None else -1):
+    if current and not _newer(checkpoint, evaluation.step, current):
         log.info("%s passed but %s (newer) stays promoted", checkpoint.name, current["checkpoint"])
         return False
     promote(layout, evaluation.voice, evaluation.engine, checkpoint, evaluation.to_dict())
     return True
+
+
+def _newer(checkpoint: Path, step: int | None, promoted: dict) -> bool:
+    """By step within one run; across runs (a new XTTS run counts from 0) by when it was written."""
+    current = Path(promoted["path"])
+    if current.parent == checkpoint.parent:
+        return (step if step is not None else -1) >= (promoted.get("step") or -1)
+    try:
+        return checkpoint.stat().st_mtime >= current.stat().st_mtime
+    except FileNotFoundError:  # the promoted one is gone
+        return True
 
 
 def evaluate_and_record(layout: DataLayout, voice: str, checkpoint: Path, settings: EvaluationSettings | None = None,

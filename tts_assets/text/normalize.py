@@ -29,6 +29,17 @@ CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "poun
               "€": ("euro", "euros", "cent", "cents")}
 
 _NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_DIGITS = re.compile(r"\d+(?:[,.]\d+)*")  # with its thousands separators and decimal point
+MAX_NUMBER_DIGITS = 15
+
+
+def _digit_by_digit(match: re.Match) -> str:
+    """Numbers longer than MAX_NUMBER_DIGITS are read digit by digit, as people read card numbers
+    (and as num2words can: it overflows on a few hundred digits)."""
+    number = match.group(0)
+    if sum(ch.isdigit() for ch in number) <= MAX_NUMBER_DIGITS:
+        return number
+    return " ".join("point" if ch == "." else ch for ch in number if ch != ",")
 
 
 def num2words(number, **kwargs) -> str:
@@ -66,6 +77,7 @@ def normalize_text(text: str, lang: str = "en") -> str:
     """The spoken form of `text`: lowercase-preserving, words only plus sentence punctuation."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(PUNCTUATION.get(ch, ch) for ch in text)
+    text = _DIGITS.sub(_digit_by_digit, text)
     text = re.sub(
         r"([$£€])\s?(" + _NUMBER + r")(?:\s?(million|billion|thousand))?",
         lambda m: _currency(m, lang), text,

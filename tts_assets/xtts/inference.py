@@ -22,15 +22,16 @@ from tts_assets.layout import DataLayout
 from tts_assets.xtts import paths
 from tts_assets.xtts.config import OUTPUT_RATE, XttsVoiceConfig
 from tts_assets.xtts.errors import CheckpointNotFoundError
-from tts_assets.xtts.train import best_checkpoint, checkpoint_info, choose_reference, last_checkpoint
+from tts_assets.xtts.train import best_checkpoint, checkpoint_info, choose_reference, last_checkpoint, newest_run_dir
 
 log = logging.getLogger(__name__)
 
 
 def resolve_checkpoint(layout: DataLayout, config: XttsVoiceConfig, which: str | None = None) -> Path:
-    """`best` (lowest eval loss; the newest checkpoint when there is no best yet), `last`, or a path."""
+    """`best` (lowest eval loss; the newest checkpoint when there is no best yet) or `last` of the
+    voice's newest run, or a path."""
     which = which or config.samples.checkpoint
-    run = paths.run_dir(layout, config.voice, config.training.run_name)
+    run = newest_run_dir(layout, config.voice, config.training.run_name)
     if which in ("best", "last"):
         found = (best_checkpoint(run) or last_checkpoint(run)) if which == "best" else last_checkpoint(run)
         if found is None:
@@ -172,8 +173,10 @@ def render_samples(layout: DataLayout, config: XttsVoiceConfig, checkpoint: Path
     if not isinstance(checkpoint, Path):
         checkpoint = resolve_checkpoint(layout, config, checkpoint)
     voice = load_voice(layout, config, checkpoint, device)
-    run = paths.run_dir(layout, config.voice, config.training.run_name)
-    folder = paths.samples_dir(layout, config.voice, config.training.run_name, voice.step)
+    in_a_run = checkpoint.parent.parent.resolve() == paths.xtts_models_dir(layout, config.voice).resolve()
+    run_name = checkpoint.parent.name if in_a_run else config.training.run_name  # beside its checkpoint
+    run = paths.run_dir(layout, config.voice, run_name)
+    folder = paths.samples_dir(layout, config.voice, run_name, voice.step)
     rows, files = [], []
     for index, sentence in enumerate(config.samples.sentences):
         started = time.perf_counter()

@@ -16,6 +16,7 @@ What this adds around them (each is a trap upstream):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -72,6 +73,19 @@ def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
 def last_checkpoint(run_dir: Path) -> Path | None:
     found = checkpoints(run_dir)
     return found[-1][1] if found else None
+
+
+def newest_run_dir(layout: DataLayout, voice: str, default_run: str) -> Path:
+    """The run folder holding the voice's most recently written checkpoint (the nightly schedule
+    trains a folder per dataset), else the default run's folder."""
+    runs = []
+    models = paths.xtts_models_dir(layout, voice)
+    for run in sorted(models.iterdir()) if models.is_dir() else []:
+        last = last_checkpoint(run) if run.is_dir() else None
+        with contextlib.suppress(FileNotFoundError):  # pruned meanwhile
+            if last:
+                runs.append((last.stat().st_mtime, run))
+    return max(runs)[1] if runs else paths.run_dir(layout, voice, default_run)
 
 
 def best_checkpoint(run_dir: Path) -> Path | None:
