@@ -27,6 +27,13 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _voice_key(voice: str) -> str:
+    try:
+        return slugify(voice)
+    except ValueError as error:
+        _fail(f"voice {error}")
+
+
 def _use_data_root(data_root: str | None) -> DataLayout:
     """Fix the data root for this process and the Dagster definitions it loads."""
     root = resolve_data_root(data_root)
@@ -97,7 +104,7 @@ def ingest(audio, voice, segments_jsonl, asr_model, language, data_root) -> None
     if segments_jsonl and not Path(segments_jsonl).is_file():
         _fail(f"{segments_jsonl}: no such file")
     try:
-        voice = slugify(voice)
+        voice = _voice_key(voice)
         source = BookSource("audiobook", str(audio_path), segments_jsonl, asr_model=asr_model, language=language)
         book = register_book(layout, voice, source, book_key(audio_path))
         summary = _run_dataset_build(layout, voice, book)
@@ -119,7 +126,7 @@ def ingest_transcript(audio_dir, transcripts_jsonl, voice, data_root) -> None:
     if not Path(transcripts_jsonl).is_file():
         _fail(f"{transcripts_jsonl}: no such file")
     try:
-        voice = slugify(voice)
+        voice = _voice_key(voice)
         source = BookSource("curated", str(audio_dir), transcripts_jsonl=str(transcripts_jsonl))
         book = register_book(layout, voice, source, slugify(Path(audio_dir).resolve().name))
         summary = _run_dataset_build(layout, voice, book)
@@ -148,7 +155,7 @@ def _run_voice_job(layout: DataLayout, job: str, voice: str, what: str, asset_co
 def align(voice, data_root) -> None:
     """Align VOICE's dataset: normalized text, word times, refined cuts, quality filters, split."""
     layout = _use_data_root(data_root)
-    voice = slugify(voice)
+    voice = _voice_key(voice)
     if not layout.train_manifest(voice).is_file():
         _fail(f"no dataset for voice {voice!r} under {layout.root}; run `tts-assets ingest` first")
     _run_voice_job(layout, "align_voice", voice, "aligning")
@@ -177,7 +184,7 @@ def convert_qwen3(voice, base_model, data_root) -> None:
     from tts_assets.qwen3.paths import codes_manifest, codes_summary
 
     layout = _use_data_root(data_root)
-    voice = slugify(voice)
+    voice = _voice_key(voice)
     if not layout.aligned_manifest(voice).is_file():
         _fail(f"no aligned dataset for voice {voice!r} under {layout.root}; run `tts-assets align` first")
     _run_voice_job(layout, "convert_qwen3", voice, "encoding", {"qwen3_codes": {"base_model": base_model}})
@@ -201,7 +208,7 @@ def train_qwen3(voice, base_model, epochs, batch_size, grad_accum, lr, max_steps
     from tts_assets.qwen3.paths import codes_manifest, run_dir
 
     layout = _use_data_root(data_root)
-    voice = slugify(voice)
+    voice = _voice_key(voice)
     if not codes_manifest(layout, voice).is_file():
         _fail(f"no audio codes for voice {voice!r}; run `tts-assets convert-qwen3 {voice}` first")
     config = {"base_model": base_model, "epochs": epochs, "batch_size": batch_size, "grad_accum": grad_accum,
@@ -322,15 +329,17 @@ def serve(host, port, device, api_key, require_promoted, data_root) -> None:
 def report(voice, data_root) -> None:
     """Print VOICE's dataset summary."""
     layout = _use_data_root(data_root)
-    summary_path = layout.dataset_summary(slugify(voice))
+    voice = _voice_key(voice)
+    summary_path = layout.dataset_summary(voice)
     if not summary_path.is_file():
         _fail(f"no dataset for voice {voice!r} under {layout.root}")
-    _print_summary(layout, slugify(voice), json.loads(summary_path.read_text()))
+    _print_summary(layout, voice, json.loads(summary_path.read_text()))
 
 
 @main.command("make-sample")
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--repeat", default=1, show_default=True, help="Read the text this many times (longer book).")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Read the text this many times (longer book).")
 def make_sample(out_dir, repeat) -> None:
     """Write a sample two-chapter audiobook (Piper voice, known text) into OUT_DIR."""
     from tts_assets.sample import make_sample_audiobook

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tts_assets.asr.whisper import AsrSettings
 from tts_assets.errors import InputFileError
@@ -32,7 +32,7 @@ class SectionSettings(BaseModel):
                 raise InputFileError(path, f"invalid settings: {exc}".replace("\n", " ")) from exc
         try:
             return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # TypeError: the section is not a mapping
             raise InputFileError(path or f"{cls.section} settings", str(exc).replace("\n", " ")) from exc
 
 
@@ -53,15 +53,22 @@ class AlignSettings(BaseModel):
 
 class QualitySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    min_align_score: float = 0.1  # pocketsphinx: ~0.3 for a matching text, ~0.01 for a wrong one
-    rate_iqr_k: float = 1.5  # seconds-per-character outliers beyond k × IQR are rejected
-    max_clipping: float = 0.001  # share of samples at full scale
+    min_align_score: float = Field(0.1, ge=0, le=1)  # pocketsphinx: ~0.3 for a matching text, ~0.01 for a wrong one
+    rate_iqr_k: float = Field(1.5, gt=0)  # seconds-per-character outliers beyond k × IQR are rejected
+    max_clipping: float = Field(0.001, ge=0, le=1)  # share of samples at full scale
     min_snr_db: float = 15.0
-    max_silence: float = 0.5  # share of 20 ms frames 40 dB below the loudest
-    min_chars_per_s: float = 5.0  # text/audio length mismatch bounds
-    max_chars_per_s: float = 30.0
+    max_silence: float = Field(0.5, ge=0, le=1)  # share of 20 ms frames 40 dB below the loudest
+    min_chars_per_s: float = Field(5.0, ge=0)  # text/audio length mismatch bounds
+    max_chars_per_s: float = Field(30.0, gt=0)
     loudness_lufs: float | None = None  # e.g. -23.0 to normalize kept clips (pyloudnorm)
-    val_fraction: float = 0.05
+    val_fraction: float = Field(0.05, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> "QualitySettings":
+        if self.min_chars_per_s >= self.max_chars_per_s:
+            raise ValueError(f"min_chars_per_s ({self.min_chars_per_s}) must be below max_chars_per_s "
+                             f"({self.max_chars_per_s})")
+        return self
 
 
 class DatasetSettings(BaseModel):
@@ -86,10 +93,12 @@ class DatasetSettings(BaseModel):
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(data, dict):
+                raise ValueError(f"a mapping of sections is expected, not a {type(data).__name__}")
             settings = cls.model_validate(data.get("dataset", data))
             settings.asr_settings(), settings.merge_rules()
             return settings
-        except (OSError, yaml.YAMLError, ValueError) as exc:
+        except (OSError, yaml.YAMLError, ValueError, TypeError) as exc:
             raise InputFileError(path, f"invalid settings: {exc}".replace("\n", " ")) from exc
 
     def describe(self) -> dict:

@@ -77,6 +77,28 @@ def test_unusable_audio_exits_nonzero_with_one_line(tmp_path, monkeypatch, conte
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["align", "report", "convert-qwen3", "train-qwen3"])
+def test_a_voice_name_with_nothing_to_key_exits_with_one_line(tmp_path, command):
+    result = run_cli(command, "!!!", "--data-root", str(tmp_path / "d"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "tts-assets: voice '!!!' gives an empty key; use a name with letters or digits"
+
+
+def test_an_unexpected_step_error_is_reported_by_its_cause():
+    from tts_assets.defs.launch import failure_reason
+
+    @dg.op
+    def breaks():
+        raise LookupError("Resource punkt_tab not found")
+
+    @dg.job
+    def broken():
+        breaks()
+
+    run = broken.execute_in_process(raise_on_error=False)
+    assert failure_reason(run) == "LookupError: Resource punkt_tab not found"
+
+
 def test_ingest_transcript(tmp_path, monkeypatch, librivox_book):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     from .conftest import LIBRIVOX
@@ -101,6 +123,11 @@ def test_align_command(tmp_path, monkeypatch, librivox_book):
     assert missing.returncode == 2 and "run `tts-assets ingest` first" in missing.stderr
     assert run_cli("ingest", str(librivox_book.audio), "v", "--segments-jsonl", str(segments),
                    "--data-root", data_root).returncode == 0
+    bad_settings = tmp_path / "settings.yaml"
+    bad_settings.write_text("- not\n- a mapping\n")
+    refused = run_cli("align", "v", "--data-root", data_root, env_extra={"TTS_ASSETS_SETTINGS": str(bad_settings)})
+    last = refused.stderr.strip().splitlines()[-1]  # the cause, not Dagster's wrapper around it
+    assert refused.returncode == 2 and f"{bad_settings}: invalid settings: a mapping of sections" in last
     result = run_cli("align", "v", "--data-root", data_root)
     assert result.returncode == 0, result.stderr
     assert "5 of 5 clips kept" in result.stdout and "aligner pocketsphinx" in result.stdout

@@ -27,6 +27,20 @@ def test_unknown_setting_names_the_file(tmp_path):
         DatasetSettings.load(bad)
 
 
+@pytest.mark.parametrize("text, message", [
+    ("- a\n- b\n", "a mapping of sections is expected, not a list"),
+    ("dataset:\n  quality:\n    val_fraction: 7\n", "val_fraction"),
+    ("dataset:\n  quality:\n    min_chars_per_s: 40\n", "min_chars_per_s .40.0. must be below max_chars_per_s"),
+    ("qwen3: 5\n", None),
+])
+def test_settings_that_cannot_work_are_refused_naming_the_file(tmp_path, text, message):
+    bad = tmp_path / "s.yaml"
+    bad.write_text(text)
+    kind = Qwen3Settings if text.startswith("qwen3") else DatasetSettings
+    with pytest.raises(InputFileError, match=r"s\.yaml: .*" + (message or "")):
+        kind.load(bad)
+
+
 def test_data_root_flag_beats_environment_beats_default(monkeypatch, tmp_path):
     monkeypatch.delenv("TTS_ASSETS_DATA_ROOT", raising=False)
     assert resolve_data_root() == Path("data").resolve()

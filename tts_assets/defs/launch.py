@@ -83,7 +83,10 @@ def failure_reason(run: dg.ExecuteInProcessResult) -> str:
     """The first failed step's one-line message, or the failed check's description."""
     failures = run.get_step_failure_events()
     if failures:
-        message = failures[0].step_failure_data.error.message.strip()
+        error = failures[0].step_failure_data.error
+        while error.cause is not None:  # Dagster wraps an unexpected error: its cause says what went wrong
+            error = error.cause
+        message = error.message.strip()
         return message.splitlines()[-1] if message else "a step failed"
     for evaluation in run.get_asset_check_evaluations():
         if not evaluation.passed:
