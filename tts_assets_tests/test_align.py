@@ -8,7 +8,7 @@ import soundfile as sf
 
 from tts_assets.align.base import AlignmentError, clip_score
 from tts_assets.align.pocketsphinx_backend import PocketsphinxAligner
-from tts_assets.text.normalize import spoken_words
+from tts_assets.text.normalize import normalize_text, spoken_words
 
 from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts
 
@@ -70,21 +70,55 @@ def test_pocketsphinx_handles_words_missing_from_its_dictionary():
     assert clip_score(aligned) > 0.1
 
 
-def test_whisperx_backend_offline_with_a_local_wav2vec2_folder(tiny_wav2vec2, tmp_path, monkeypatch):
+def test_pocketsphinx_aligns_accented_spellings_as_their_ascii_letters():
+    """CMUdict spells in ASCII: "disposèd" (a poet's accent) aligns as "disposed", where the plain
+    transcript's word lies, and keeps its own spelling in the result."""
+    audio, _ = sf.read(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0890.wav", dtype="float32")
+    words = spoken_words(normalize_text("Unless to be rather cold-hearted and rather selfish is to be ill-disposèd."))
+    assert words[-1] == "disposèd"
+    aligner = PocketsphinxAligner()
+    accented = aligner.align(audio, words)
+    plain = aligner.align(audio, librivox_transcripts()["0890"].split())
+    assert [w.word for w in accented] == words
+    assert [(w.start, w.end, w.score) for w in accented] == [(w.start, w.end, w.score) for w in plain]
+    assert clip_score(accented) > 0.2
+
+
+@pytest.fixture
+def offline_nltk(tmp_path, monkeypatch):
+    """No NLTK data anywhere and no network: the aligner must provide the Punkt files itself."""
     import nltk
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "empty_nltk")])
+    return tmp_path / "cache/tts_assets/nltk_data/tokenizers/punkt_tab"
+
+
+def test_whisperx_backend_offline_with_a_local_wav2vec2_folder(tiny_wav2vec2, offline_nltk):
     from tts_assets.align.whisperx_backend import WhisperxAligner
 
     aligner = WhisperxAligner(str(tiny_wav2vec2), "en", "cpu")
-    assert (tmp_path / "cache/tts_assets/nltk_data/tokenizers/punkt_tab/english").is_dir()
+    assert (offline_nltk / "english").is_dir()
     audio, _ = sf.read(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav", dtype="float32")
     words = spoken_words("He was not an ill-disposed young man.")
     aligned = aligner.align(audio, words)
     assert [w.word for w in aligned] == words
     assert all(0 <= a.start <= a.end <= b.start + 1e-6 for a, b in zip(aligned, aligned[1:]))
     assert aligned[-1].end <= len(audio) / 16000 + 1e-6
+
+
+def test_whisperx_backend_offline_in_german(tiny_wav2vec2, offline_nltk):
+    """whisperx.align splits German text with punkt_tab/german, not english: that one must exist."""
+    from tts_assets.align.whisperx_backend import WhisperxAligner
+
+    aligner = WhisperxAligner(str(tiny_wav2vec2), "de", "cpu")
+    assert (offline_nltk / "german").is_dir()
+    audio, _ = sf.read(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav", dtype="float32")
+    words = spoken_words(normalize_text("Er war kein übel gesinnter junger Mann, nicht 1 Mal.", "de"))
+    assert words == ["er", "war", "kein", "übel", "gesinnter", "junger", "mann", "nicht", "eins", "mal"]
+    aligned = aligner.align(audio, words)
+    assert [w.word for w in aligned] == words
+    assert all(0 <= a.start <= a.end <= b.start + 1e-6 for a, b in zip(aligned, aligned[1:]))
 
 
 def test_aligner_from_settings(tiny_wav2vec2):

@@ -49,6 +49,8 @@ def crafted_clips(tmp_path):
     middle = len(audio) // 2
     gap = np.zeros(5 * rate, dtype=np.float32)
     add("silence_inside", np.concatenate([audio[:middle], gap, audio[middle:]]), rate, texts["0880"])
+    audio, rate = clip("0920")
+    add("symbol_left", audio, rate, texts["0920"] + " (see § 4)")  # "§" is a word no normalizer says here
     audio, rate = clip("0890")
     add("wrong_text", audio, rate, "the quick brown fox jumps over the lazy dog while it rains in spain")
     slow = folder / "slow.wav"
@@ -83,6 +85,7 @@ def test_each_filter_rejects_its_clip_and_the_clean_ones_stay(crafted_clips, dat
         names["noisy.wav"]: "low_snr",
         names["silence_inside.wav"]: "too_much_silence",
         names["slow.wav"]: "speaking_rate_outlier",
+        names["symbol_left.wav"]: "unspoken_text",
     }
     for row in by_line.values():
         audio, rate = sf.read(layout.dataset_dir("anna") / row["audio_file"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tts_assets.text.normalize import normalize_text, spoken_words
+from tts_assets.text.normalize import normalize_text, spoken_words, unspoken
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,23 @@ from tts_assets.text.normalize import normalize_text, spoken_words
         ("Salt & pepper", "Salt and pepper"),
         ("Card 4012888888881881.", "Card four zero one two eight eight eight eight eight eight eight eight one eight "
                                    "eight one."),  # past 15 digits, digit by digit (num2words overflows)
+        ("He was 9½, she ¼ and ¾ of a mile off.",  # before NFKC, which makes "91⁄2" of "9½"
+         "He was nine and a half, she a quarter and three quarters of a mile off."),
+        ("⅛ of it, 2½ kg at 4½%", "an eighth of it, two and a half kilograms at four and a half percent"),
+        ("$1.5 million", "one point five million dollars"),
+        ("¥500 or 50¢ or 5 €", "five hundred yen or fifty cents or five euros"),
+        ("Version 2.0.1 is out.", "Version two point zero point one is out."),
+        ("The 1,000th guest", "The one thousandth guest"),
+        ("In the 1990s, the '90s, the 1800s.", "In the nineteen nineties, the nineties, the eighteen hundreds."),
+        ("10km, 5 kg, 1 km/h", "ten kilometers, five kilograms, one kilometer per hour"),
+        ("It was 98.6°, then 20°C.", "It was ninety eight point six degrees, then twenty degrees Celsius."),
+        ("MP3 on A4 for COVID19", "M P three on A four for COVID nineteen"),  # long capitals read as a word
+        ("#1 fan", "number one fan"),
+        ("2 + 2 = 4", "two plus two equals four"),
+        ("Eggs, jam, etc. The end", "Eggs, jam, et cetera. The end"),  # the period also ends the sentence
+        ("Eggs, jam, etc.", "Eggs, jam, et cetera."),
+        ("Eggs, etc., and jam", "Eggs, et cetera, and jam"),
+        ("Smith vs. Jones and Mr. Brown", "Smith versus Jones and Mister Brown"),  # a name follows these
     ],
 )
 def test_normalize(text, spoken):
@@ -30,3 +47,40 @@ def test_spoken_words_have_no_digits_or_punctuation():
     words = spoken_words(normalize_text("On May 3rd, 1999, Mr. O'Brien paid $5.05 (45%)!"))
     assert words == ["on", "may", "third", "nineteen", "ninety", "nine", "mister", "o'brien", "paid",
                      "five", "dollars", "and", "five", "cents", "forty", "five", "percent"]
+
+
+def test_spoken_words_are_letters_of_any_script():
+    assert spoken_words("Naïve café-goers, O'Brien's résumé.") == ["naïve", "café", "goers", "o'brien's", "résumé"]
+    assert spoken_words(normalize_text("«Привет, мир!» — 5 раз.", "ru")) == ["привет", "мир", "пять", "раз"]
+    # A virama or vowel sign is a combining mark, which \w leaves out: the word stays whole.
+    assert spoken_words("हिन्दी बार") == ["हिन्दी", "बार"]
+
+
+@pytest.mark.parametrize(
+    "text, left",
+    [
+        ('He paid five dollars - "fine," (he said)... Really?', []),
+        ("¿Qué? ¡Sí! 日本語。", []),
+        ("x^2 on @home #tag and/or 3 snake_case x²", ["x^2", "@home", "#tag", "and/or", "3", "snake_case", "x²"]),
+    ],
+)
+def test_unspoken_finds_what_is_still_not_words(text, left):
+    assert unspoken(text) == left
+
+
+def test_normalized_text_has_nothing_unspoken():
+    text = normalize_text("In the 1990s, MP3 files of #1 hits cost ¥500 (10km at 98.6°) + 5¢ = 9½%.")
+    assert text == ("In the nineteen nineties, M P three files of number one hits cost five hundred yen (ten "
+                    "kilometers at ninety eight point six degrees) plus five cents equals nine and a half percent.")
+    assert unspoken(text) == []
+
+
+def test_a_language_num2words_lacks_is_named():
+    with pytest.raises(NotImplementedError, match="language 'ml'"):
+        normalize_text("5 ആപ്പിളുകൾ", "ml")
+    assert normalize_text("ആപ്പിളുകൾ.", "ml") == "ആപ്പിളുകൾ."  # without a number to spell, nothing is missing
+
+
+def test_other_languages_keep_their_symbols_for_rejection_not_english_words():
+    spoken = normalize_text("Er zahlte 5 % und 3 Äpfel.", "de")
+    assert spoken == "Er zahlte fünf % und drei Äpfel." and unspoken(spoken) == ["%"]

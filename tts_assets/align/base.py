@@ -30,7 +30,8 @@ class Aligner(Protocol):
     name: str
 
     def align(self, audio: np.ndarray, words: list[str]) -> list[AlignedWord]:
-        """Times for `words` (lowercase, no punctuation) in 16 kHz mono `audio`."""
+        """Times for `words` (spoken_words: lowercase letters of any script, no punctuation) in 16 kHz
+        mono `audio`; each AlignedWord carries its word as given."""
 
 
 def clip_score(words: list[AlignedWord]) -> float:

@@ -6,6 +6,7 @@ import math
 import re
 
 import numpy as np
+from anyascii import anyascii
 
 from tts_assets.align.base import ALIGN_RATE, AlignedWord, AlignmentError
 
@@ -43,6 +44,12 @@ def guess_phones(word: str) -> str:
     return " ".join(collapsed) or "AH"
 
 
+def ascii_spelling(word: str) -> str:
+    """CMUdict and the letter-to-sound guesses spell with a-z and apostrophes: "café" aligns as
+    "cafe", "straße" as "strasse"."""
+    return re.sub(r"[^a-z']", "", anyascii(word).lower())
+
+
 class PocketsphinxAligner:
     name = "pocketsphinx"
 
@@ -59,14 +66,17 @@ class PocketsphinxAligner:
     def align(self, audio: np.ndarray, words: list[str]) -> list[AlignedWord]:
         if not words:
             raise AlignmentError("no words to align")
-        self._ensure_known(words)
+        spelled = [ascii_spelling(word) for word in words]
+        if not all(spelled):
+            raise AlignmentError(f"pocketsphinx has no spelling for {words[spelled.index('')]!r}")
+        self._ensure_known(spelled)
         # Silence on both sides: without it a word touching the edge can vanish into </s>.
         edge = np.zeros(int(EDGE_PAD_S * ALIGN_RATE), dtype=np.float32)
         padded = np.concatenate([edge, audio, edge])
         pcm = (np.clip(padded, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
         decoder = self._decoder
         try:
-            decoder.set_align_text(" ".join(words))
+            decoder.set_align_text(" ".join(spelled))
             decoder.start_utt()
             decoder.process_raw(pcm, full_utt=True)
             decoder.end_utt()
@@ -74,7 +84,7 @@ class PocketsphinxAligner:
             raise AlignmentError(f"pocketsphinx: {exc}") from exc
         if decoder.hyp() is None:
             raise AlignmentError("pocketsphinx found no alignment (audio and text do not match)")
-        aligned = []
+        found, times = [], []
         for segment in decoder.seg():
             word = re.sub(r"\(\d+\)$", "", segment.word)  # "and(2)": an alternative pronunciation
             if word in NON_WORDS:
@@ -85,7 +95,9 @@ class PocketsphinxAligner:
             duration = len(audio) / ALIGN_RATE
             start = min(max(segment.start_frame * FRAME_S - EDGE_PAD_S, 0.0), duration)
             end = min(max((segment.end_frame + 1) * FRAME_S - EDGE_PAD_S, start), duration)
-            aligned.append(AlignedWord(word, round(start, 3), round(end, 3), round(score, 4)))
-        if [w.word for w in aligned] != words:
-            raise AlignmentError(f"pocketsphinx aligned {len(aligned)} of {len(words)} words")
-        return aligned
+            found.append(word)
+            times.append((round(start, 3), round(end, 3), round(score, 4)))
+        if found != spelled:
+            raise AlignmentError(f"pocketsphinx aligned {len(found)} of {len(words)} words")
+        # The words as given, not their ASCII spelling: the dataset keeps the text's own.
+        return [AlignedWord(word, *timing) for word, timing in zip(words, times)]

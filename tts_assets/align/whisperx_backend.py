@@ -41,8 +41,10 @@ class WhisperxAligner:
 
     def __init__(self, model: str | None, language: str = "en", device: str = "cpu") -> None:
         import whisperx
+        from whisperx.utils import PUNKT_LANGUAGES
 
-        ensure_punkt_tab()
+        # whisperx.align loads punkt_tab/<PUNKT_LANGUAGES[language]> (English where it has none).
+        ensure_punkt_tab(PUNKT_LANGUAGES.get(language, "english"))
         local = model is not None and Path(model).is_dir()
         try:
             self._model, self._metadata = whisperx.load_align_model(

@@ -26,7 +26,7 @@ from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_fi
 from tts_assets.manifest.schema import Reason
 from tts_assets.quality.measures import measure, normalize_loudness
 from tts_assets.settings import AlignSettings, DatasetSettings
-from tts_assets.text.normalize import normalize_text, spoken_words
+from tts_assets.text.normalize import normalize_text, spoken_words, unspoken
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,13 @@ def _rejection(row: dict, reason: Reason, detail: str) -> dict:
 
 def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSettings, layout, voice):
     """A candidate with refined cut points, or a rejection."""
-    text = normalize_text(row["text"], settings.align.language)
+    try:
+        text = normalize_text(row["text"], settings.align.language)
+    except (NotImplementedError, ValueError, OverflowError) as exc:  # e.g. no number words for the language
+        return _rejection(row, Reason.UNSPOKEN_TEXT, f"cannot spell out the text: {exc}")
+    left = unspoken(text)
+    if left:  # the aligner would skip them and the text would keep them: neither is the audio
+        return _rejection(row, Reason.UNSPOKEN_TEXT, f"left after normalization: {' '.join(left)}")
     words = spoken_words(text)
     if not words:
         return _rejection(row, Reason.EMPTY_TEXT, f"no speakable words in {text!r}")
@@ -127,7 +133,7 @@ def _trimmed_rejection(words, audio, rate, settings: DatasetSettings, chars: int
     if duration < rules.min_clip_s:
         return Reason.TOO_SHORT, f"{duration:.2f} s after trimming < {rules.min_clip_s} s"
     if duration > rules.max_clip_s + 2 * settings.align.pad_s:
-        return Reason.TOO_LONG, f"{duration:.2f} s > {rules.max_clip_s} s"
+        return Reason.TOO_LONG, f"{duration:.2f} s > {rules.max_clip_s} s + 2 × {settings.align.pad_s} s padding"
     silence = measure(audio, rate).silence
     if silence > q.max_silence:
         return Reason.TOO_MUCH_SILENCE, f"{silence:.0%} silent > {q.max_silence:.0%}"

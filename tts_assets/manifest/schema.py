@@ -29,6 +29,7 @@ class Reason(str, Enum):
     TOO_MUCH_SILENCE = "too_much_silence"
     LENGTH_MISMATCH = "length_mismatch"
     CUT_INSIDE_WORD = "cut_inside_word"
+    UNSPOKEN_TEXT = "unspoken_text"  # digits or symbols the normalizer could not spell out
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Spell out numbers, ordinals, currency, percentages and abbreviations; plain ASCII punctuation.
+"""Spell out numbers, ordinals, currency, percentages, units and abbreviations; plain ASCII punctuation.
 
 Aligners give no timestamps to digits (WhisperX #559, #911) and TTS models read "$5" badly, so the
 text a clip is aligned and trained with is the spoken form. The original is kept beside it.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import regex
 from num2words import num2words as _num2words
 
 PUNCTUATION = {
@@ -18,15 +19,44 @@ PUNCTUATION = {
     "\u2026": "...", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
 }
 
-ABBREVIATIONS = {
+# These always come before another word (a name, the other side), so their period never ends a
+# sentence; the period of the others does when nothing or a capital follows.
+PREFIXES = {
     "mr": "mister", "mrs": "missus", "ms": "miz", "dr": "doctor", "st": "saint", "prof": "professor",
-    "sr": "senior", "jr": "junior", "capt": "captain", "col": "colonel", "gen": "general",
-    "lt": "lieutenant", "sgt": "sergeant", "rev": "reverend", "hon": "honourable", "vs": "versus",
-    "etc": "et cetera", "vol": "volume", "ch": "chapter", "approx": "approximately",
+    "capt": "captain", "col": "colonel", "gen": "general", "lt": "lieutenant", "sgt": "sergeant",
+    "rev": "reverend", "hon": "honourable", "vs": "versus",
+}
+ABBREVIATIONS = {
+    **PREFIXES, "sr": "senior", "jr": "junior", "etc": "et cetera", "vol": "volume", "ch": "chapter",
+    "approx": "approximately",
 }
 
+# symbol: one, many, and the hundredth's one and many (None: its amounts are read as one number).
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
-              "€": ("euro", "euros", "cent", "cents")}
+              "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", None, None),
+              "¢": ("cent", "cents", None, None)}
+SCALES = r"(?:\s?(thousand|million|billion|trillion)\b)?"
+
+UNITS = {
+    "km": ("kilometer", "kilometers"), "m": ("meter", "meters"), "cm": ("centimeter", "centimeters"),
+    "mm": ("millimeter", "millimeters"), "mi": ("mile", "miles"), "ft": ("foot", "feet"),
+    "kg": ("kilogram", "kilograms"), "g": ("gram", "grams"), "mg": ("milligram", "milligrams"),
+    "lb": ("pound", "pounds"), "lbs": ("pound", "pounds"), "oz": ("ounce", "ounces"),
+    "ml": ("milliliter", "milliliters"), "mph": ("mile per hour", "miles per hour"),
+    "km/h": ("kilometer per hour", "kilometers per hour"), "kph": ("kilometer per hour", "kilometers per hour"),
+    "min": ("minute", "minutes"), "hr": ("hour", "hours"), "hrs": ("hour", "hours"),
+    "GB": ("gigabyte", "gigabytes"), "MB": ("megabyte", "megabytes"), "Hz": ("hertz", "hertz"),
+    "kHz": ("kilohertz", "kilohertz"), "°C": ("degree Celsius", "degrees Celsius"),
+    "°F": ("degree Fahrenheit", "degrees Fahrenheit"), "°": ("degree", "degrees"),
+}
+_UNIT = "|".join(re.escape(unit) for unit in sorted(UNITS, key=len, reverse=True))  # "km/h" before "km"
+
+# "½", "¾", "⅛": NFKC makes "1⁄2" of them, and "91⁄2" of "9½", so they are read before it.
+VULGAR_FRACTIONS = "".join(ch for ch in map(chr, range(0x00BC, 0x2190))
+                           if unicodedata.decomposition(ch).startswith("<fraction>"))
+SYMBOLS = {"+": "plus", "=": "equals"}
+# Unicode punctuation is read as a pause or a tone, except these, which stand for words.
+WORDLIKE_PUNCTUATION = set("#%&*@/\\_§¶†‡‰")
 
 _NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _DIGITS = re.compile(r"\d+(?:[,.]\d+)*")  # with its thousands separators and decimal point
@@ -42,9 +72,15 @@ def _digit_by_digit(match: re.Match) -> str:
     return " ".join("point" if ch == "." else ch for ch in number if ch != ",")
 
 
-def num2words(number, **kwargs) -> str:
+def num2words(number, lang: str = "en", **kwargs) -> str:
     """num2words without its hyphens and commas ("forty-five" → "forty five"): one word a token."""
-    return _num2words(number, **kwargs).replace("-", " ").replace(",", "")
+    try:
+        words = _num2words(number, lang=lang, **kwargs)
+    except NotImplementedError as exc:  # num2words says nothing itself
+        raise NotImplementedError(
+            f"num2words has no {kwargs.get('to', 'cardinal')} number words for language {lang!r}"
+        ) from exc
+    return words.replace("-", " ").replace(",", "")
 
 
 def _cardinal(text: str, lang: str) -> str:
@@ -53,56 +89,137 @@ def _cardinal(text: str, lang: str) -> str:
     return num2words(number, lang=lang)
 
 
-def _currency(match: re.Match, lang: str) -> str:
-    one, many, sub_one, sub_many = CURRENCIES[match.group(1)]
-    amount = match.group(2).replace(",", "")
-    whole, _, fraction = amount.partition(".")
+def _fraction(match: re.Match, lang: str) -> str:
+    """"9½" → "nine and a half", "¾" → "three quarters", "⅛" → "an eighth"; with the unit or "%"
+    that follows, which the number rules after NFKC no longer see as a number's."""
+    whole, fraction, unit = match.groups()
+    numerator, _, denominator = unicodedata.normalize("NFKC", fraction).partition("\u2044")
+    count, parts = int(numerator), int(denominator)
+    name = {2: "half", 4: "quarter"}.get(parts) or num2words(parts, lang=lang, to="ordinal")
+    if count != 1:
+        name = f"{num2words(count, lang=lang)} {'halves' if parts == 2 else name + 's'}"
+    else:
+        name = f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+    if whole:
+        name = f"{num2words(int(whole), lang=lang)} and {name}"
+    if unit:
+        name += " percent" if unit == "%" else f" {UNITS[unit][1 if whole else 0]}"  # "a quarter mile"
+    return name
+
+
+def _currency(amount: str, symbol: str, scale: str | None, lang: str) -> str:
+    one, many, sub_one, sub_many = CURRENCIES[symbol]
+    if scale or sub_one is None:  # "$1.5 million": one point five million dollars
+        scale = f" {scale}" if scale else ""
+        return f"{_cardinal(amount, lang)}{scale} {one if amount == '1' and not scale else many}"
+    whole, _, fraction = amount.replace(",", "").partition(".")
     words = f"{num2words(int(whole), lang=lang)} {one if int(whole) == 1 else many}"
-    if fraction and int(fraction[:2].ljust(2, "0")):
-        cents = int(fraction[:2].ljust(2, "0"))
+    cents = int(fraction[:2].ljust(2, "0")) if fraction else 0
+    if cents:
         words += f" and {num2words(cents, lang=lang)} {sub_one if cents == 1 else sub_many}"
-    scale = match.group(3)
-    return f"{words.replace(f' {many}', '').replace(f' {one}', '')} {scale} {many}" if scale else words
+    return words
 
 
-def _number(match: re.Match, lang: str) -> str:
-    text = match.group(0)
+def _unit(match: re.Match, lang: str) -> str:
+    one, many = UNITS[match.group(2)]
+    return f"{_cardinal(match.group(1), lang)} {one if match.group(1) == '1' else many}"
+
+
+def _number(text: str, lang: str) -> str:
     plain = text.replace(",", "")
     if re.fullmatch(r"1[1-9]\d\d|20\d\d", plain) and "," not in text:
         return num2words(int(plain), lang=lang, to="year")  # 1850 → eighteen fifty
     return _cardinal(text, lang)
 
 
+def _decade(match: re.Match, lang: str) -> str:
+    """"1990s" → "nineteen nineties", "'90s" → "nineties"."""
+    head, _, last = _number(match.group(1), lang).rpartition(" ")
+    last = last[:-1] + "ies" if last.endswith("y") else last + "s"
+    return f"{head} {last}".strip()
+
+
+def _glued(match: re.Match) -> str:
+    """Letters and digits in one token apart: "MP3" → "M P 3"; capitals up to three are an acronym
+    spelled letter by letter, longer runs ("COVID19") and lowercase are read as words."""
+    runs = re.findall(r"\d+|\D+", match.group(0))
+    return " ".join(" ".join(run) if run.isupper() and len(run) <= 3 else run for run in runs)
+
+
+def _abbreviation(match: re.Match) -> str:
+    word = match.group(1)
+    spoken = ABBREVIATIONS[word.lower()]
+    spoken = spoken.capitalize() if word[0].isupper() else spoken
+    rest = match.string[match.end():].lstrip(" \t\n\"')]")
+    ends_sentence = word.lower() not in PREFIXES and (not rest or rest[0].isupper())
+    return spoken + "." if ends_sentence else spoken
+
+
 def normalize_text(text: str, lang: str = "en") -> str:
-    """The spoken form of `text`: lowercase-preserving, words only plus sentence punctuation."""
+    """The spoken form of `text`: lowercase-preserving, words only plus sentence punctuation.
+
+    Numbers are spelled with num2words in `lang`. Symbols, units, currencies, fractions, decades and
+    abbreviations are read for English only: elsewhere they are left as they are, so `unspoken`
+    finds them and the clip is rejected rather than kept with English words in another language.
+    Raises NotImplementedError, naming the language, when the text holds a number and num2words has
+    no words for `lang` (the caller rejects that clip).
+    """
+    english = lang.lower().startswith("en")
+    if english:
+        text = re.sub(rf"(?:(\d+)\s?)?([{VULGAR_FRACTIONS}])(?:\s?({_UNIT}|%)(?!\w))?",
+                      lambda m: _fraction(m, lang), text)
     text = unicodedata.normalize("NFKC", text)
     text = "".join(PUNCTUATION.get(ch, ch) for ch in text)
     text = _DIGITS.sub(_digit_by_digit, text)
+    if english:
+        text = re.sub(  # 2.0.1 → two point zero point one
+            r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w.]*\d)",
+            lambda m: " point ".join(num2words(int(part), lang=lang) for part in m.group(0).split(".")), text,
+        )
+        symbols = re.escape("".join(CURRENCIES))
+        text = re.sub(rf"([{symbols}])\s?({_NUMBER}){SCALES}",
+                      lambda m: _currency(m.group(2), m.group(1), m.group(3), lang), text)
+        text = re.sub(rf"(?<![\w.])({_NUMBER})\s?([{symbols}])",
+                      lambda m: _currency(m.group(1), m.group(2), None, lang), text)
+        text = re.sub(r"\b(N)o\.\s?(?=\d)", lambda m: "Number " if m.group(1) == "N" else "number ", text,
+                      flags=re.IGNORECASE)
+        text = re.sub(r"#\s?(?=\d)", "number ", text)
+        text = re.sub(r"(" + _NUMBER + r")\s?%", lambda m: f"{_cardinal(m.group(1), lang)} percent", text)
+        text = re.sub(rf"(?<![\w.])({_NUMBER})\s?({_UNIT})(?!\w)", lambda m: _unit(m, lang), text)
     text = re.sub(
-        r"([$£€])\s?(" + _NUMBER + r")(?:\s?(million|billion|thousand))?",
-        lambda m: _currency(m, lang), text,
+        r"\b(\d{1,3}(?:,\d{3})+|\d+)(st|nd|rd|th)\b",
+        lambda m: num2words(int(m.group(1).replace(",", "")), lang=lang, to="ordinal"), text,
+        flags=re.IGNORECASE,
     )
-    text = re.sub(r"\b(N)o\.\s?(?=\d)", lambda m: "Number " if m.group(1) == "N" else "number ", text,
-                  flags=re.IGNORECASE)
-    text = re.sub(r"(" + _NUMBER + r")\s?%", lambda m: f"{_cardinal(m.group(1), lang)} percent", text)
-    text = re.sub(
-        r"\b(\d+)(st|nd|rd|th)\b",
-        lambda m: num2words(int(m.group(1)), lang=lang, to="ordinal"), text, flags=re.IGNORECASE,
-    )
-    text = re.sub(r"(?<![\w.])" + _NUMBER + r"(?![\w])", lambda m: _number(m, lang), text)
-
-    def abbreviation(match: re.Match) -> str:
-        word = match.group(1)
-        spoken = ABBREVIATIONS[word.lower()]
-        return spoken.capitalize() if word[0].isupper() else spoken
-
-    text = re.sub(
-        r"\b(" + "|".join(ABBREVIATIONS) + r")\.(?=\s|$)", abbreviation, text, flags=re.IGNORECASE
-    )
-    text = text.replace("&", " and ")
+    if english:
+        text = re.sub(r"(?<![\w.,])'?(\d{3}0|[1-9]0)'?s\b", lambda m: _decade(m, lang), text)
+        text = re.sub(r"\b\w*(?:[^\W\d_]\d|\d[^\W\d_])\w*", _glued, text)
+    text = re.sub(r"(?<![\w.])" + _NUMBER + r"(?![\w])", lambda m: _number(m.group(0), lang), text)
+    if english:
+        text = re.sub(r"\s*([+=])\s*", lambda m: f" {SYMBOLS[m.group(1)]} ", text)
+        text = re.sub(
+            r"\b(" + "|".join(ABBREVIATIONS) + r")\.(?=[\s,;:!?)\"']|$)", _abbreviation, text,
+            flags=re.IGNORECASE,
+        )
+        text = text.replace("&", " and ")
     return re.sub(r"\s+", " ", text).strip()
 
 
 def spoken_words(text: str) -> list[str]:
-    """Lowercase words of normalized text, without punctuation: what an aligner matches."""
-    return re.findall(r"[a-z]+(?:'[a-z]+)*", text.lower())
+    """Lowercase words of normalized text, without punctuation: what an aligner matches.
+
+    Words are runs of letters in any script with their combining marks (which `\\w` leaves out,
+    splitting "हिन्दी"), apostrophes inside a word kept: "o'brien", "café", "привет".
+    """
+    return regex.findall(r"[\p{L}\p{M}]+(?:'[\p{L}\p{M}]+)*", text.lower())
+
+
+def _speakable(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category[0] in "LM" or (category[0] == "P" and ch not in WORDLIKE_PUNCTUATION)
+
+
+def unspoken(text: str) -> list[str]:
+    """Tokens of normalized text that still hold a digit or a symbol a reader would say as a word
+    ("#tag", "x^2", "3"): the text is not the spoken form. Empty when everything is words."""
+    return [token for token in text.split() if not all(map(_speakable, token))]
