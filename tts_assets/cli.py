@@ -50,15 +50,15 @@ def _run_dataset_build(layout: DataLayout, voice: str, book: str) -> dict:
     """Materialize the book's assets, then the voice's dataset, recorded in $DAGSTER_HOME."""
     import dagster as dg
 
-    from tts_assets.defs.launch import build_book_and_dataset
+    from tts_assets.defs.launch import build_book_and_dataset, failure_reason
     from tts_assets.instance import ensure_dagster_home
 
     home = ensure_dagster_home(layout.root)
     click.echo(f"building {voice}/{book} (runs recorded in {home})")
     book_run, dataset_run = build_book_and_dataset(dg.DagsterInstance.get(), voice, book, _dagster_log_level())
     if not book_run.success:
-        failure = layout.book_failure(voice, book)
-        reason = json.loads(failure.read_text())["error"] if failure.is_file() else "see the run's logs"
+        failure = layout.book_failure(voice, book)  # the audio's own error, naming the file
+        reason = json.loads(failure.read_text())["error"] if failure.is_file() else failure_reason(book_run)
         _fail(f"book {book!r} failed: {reason} (run {book_run.run_id})")
     if not dataset_run.success:
         _fail(f"dataset of voice {voice!r} failed its checks (run {dataset_run.run_id})")

@@ -84,6 +84,15 @@ def test_a_voice_name_with_nothing_to_key_exits_with_one_line(tmp_path, command)
     assert result.stderr.strip() == "tts-assets: voice '!!!' gives an empty key; use a name with letters or digits"
 
 
+def test_a_missing_asr_model_is_named_when_the_book_fails(tmp_path, monkeypatch, librivox_book):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    missing = tmp_path / "no_such_model"
+    result = run_cli("ingest", str(librivox_book.audio), "v", "--asr-model", str(missing),
+                     "--data-root", str(tmp_path / "d"))
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2 and str(missing) in last and "see the run's logs" not in last
+
+
 def test_an_unexpected_step_error_is_reported_by_its_cause():
     from tts_assets.defs.launch import failure_reason
 

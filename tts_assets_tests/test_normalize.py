@@ -18,6 +18,9 @@ from tts_assets.text.normalize import normalize_text, spoken_words, unspoken
         ("3.5 times", "three point five times"),
         ("\u201cWell,\u201d she said \u2014 \u2018quite\u2019 so\u2026", "\"Well,\" she said - 'quite' so..."),
         ("Salt & pepper", "Salt and pepper"),
+        ("At 8:30, 8:05 or 10:00.", "At eight thirty, eight oh five or ten o'clock."),
+        ("There were 100s of them, 1000s even, in the 2s and 6s.",
+         "There were hundreds of them, thousands even, in the twos and sixes."),
         ("Card 4012888888881881.", "Card four zero one two eight eight eight eight eight eight eight eight one eight "
                                    "eight one."),  # past 15 digits, digit by digit (num2words overflows)
         ("He was 9½, she ¼ and ¾ of a mile off.",  # before NFKC, which makes "91⁄2" of "9½"

@@ -297,3 +297,18 @@ def test_a_stopped_run_does_not_count_as_trained_on_its_data(layout, tiny_qwen3)
     finished = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=2))
     assert finished.resumed_from_step == 1
     assert needs_training(layout, VOICE, run_dir(layout, VOICE)) == (False, "up to date")
+
+
+def test_a_kill_between_the_swaps_of_a_resaved_checkpoint_loses_nothing(layout, tiny_qwen3):
+    """Saving a step again sets the old folder aside, renames the new one in, then deletes the old:
+    killed in between, neither name exists; the next run puts the old one back and resumes from it."""
+    from tts_assets.qwen3.checkpoint import STATE_FILE
+
+    first = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=2), max_steps=1)
+    run = run_dir(layout, VOICE)
+    first.checkpoint.rename(run / f".{first.checkpoint.name}.replaced")  # the kill, mid-swap
+    (run / ".checkpoint-0.pruned").mkdir()  # and a prune cut short, earlier
+    (run / ".checkpoint-0.pruned" / STATE_FILE).write_bytes(b"")
+    resumed = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=2))
+    assert resumed.resumed_from_step == 1
+    assert not list(run.glob(".checkpoint-*"))

@@ -374,6 +374,20 @@ def test_streamed_audio_is_the_whole_response_sent_piece_by_piece(client, respon
     assert np.array_equal(samples(content), samples(whole.content))  # same seed, same samples and pauses
 
 
+def test_streamed_mp3_is_one_stream_every_decoder_reads_to_the_end(client):
+    """One encoder for the whole response: no per-piece Xing header that makes libsndfile stop
+    after the first piece."""
+    whole = sf.read(io.BytesIO(speak(client, THREE_SENTENCES, response_format="wav").content), dtype="int16")[0]
+    with client.stream("POST", "/v1/audio/speech", json={"input": THREE_SENTENCES, "voice": VOICE,
+                                                         "response_format": "mp3", "stream_format": "audio"}) as r:
+        assert r.status_code == 200 and r.headers["content-type"] == "audio/mpeg"
+        content = r.read()
+    decoded, rate = sf.read(io.BytesIO(content), dtype="int16")
+    assert rate == RATE and abs(len(decoded) - len(whole)) <= 2 * 1152  # encoder delay and padding only
+    with av.open(io.BytesIO(content)) as container:
+        assert abs(sum(f.samples for f in container.decode(audio=0)) - len(whole)) <= 2 * 1152
+
+
 def test_server_sent_events_carry_one_delta_per_piece_then_done(client):
     whole = np.frombuffer(speak(client, THREE_SENTENCES, response_format="pcm").content, dtype="<i2")
     with client.stream("POST", "/v1/audio/speech", json={"input": THREE_SENTENCES, "voice": VOICE,

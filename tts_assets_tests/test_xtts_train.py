@@ -144,7 +144,7 @@ def test_a_new_run_folder_is_the_voices_newest_model(xtts_data_root, tiny_xtts_b
     the server and promotion all take the newest run's checkpoint, not the config's run."""
     from tts_assets.evaluate.evaluate import Evaluation, record
     from tts_assets.evaluate.promotion import promote, read_promoted
-    from tts_assets.serve.engines import ENGINES
+    from tts_assets.serve.engines import ENGINES, served_checkpoint
     from tts_assets.xtts.inference import resolve_checkpoint
 
     layout = DataLayout(xtts_data_root)
@@ -161,12 +161,16 @@ def test_a_new_run_folder_is_the_voices_newest_model(xtts_data_root, tiny_xtts_b
 
     assert resolve_checkpoint(layout, main, "last") == second.last_checkpoint
     assert ENGINES["xtts"].checkpoints(layout, VOICE)[-1] == second.last_checkpoint
+    # Until the new run's checkpoint passes evaluation, the one promoted in the older run is served.
+    served = served_checkpoint(layout, VOICE, "xtts", require_promoted=True)
+    assert served.checkpoint == first.last_checkpoint and served.promoted
 
     def passing(checkpoint):
         return Evaluation(VOICE, "xtts", str(checkpoint), checkpoint_info(checkpoint)["step"], {}, {}, [])
 
     assert record(layout, passing(second.last_checkpoint))  # newer, despite its lower step
     assert Path(read_promoted(layout, VOICE, "xtts")["path"]) == second.last_checkpoint
+    assert served_checkpoint(layout, VOICE, "xtts", require_promoted=True).checkpoint == second.last_checkpoint
     assert not record(layout, passing(first.last_checkpoint))  # the older run's stays behind
 
 

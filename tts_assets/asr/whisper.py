@@ -147,12 +147,13 @@ def transcribe(
         # Runs, not Whisper's segments, decide what is kept: with VAD, one segment can span a long
         # pause, from speech well inside the window to speech past its edge.
         runs = [run for raw in raws for run in _speech_runs(raw, offset_s, settings.segment_pause_s)]
-        for number, (start, end, text, words) in enumerate(runs):
+        for start, end, text, words in runs:
             relative_end = end - offset_s  # seconds into this window
-            # A run past the edge is redone in the next window, unless it is the window's first
-            # (speech with no pause for the whole window: redoing it would never advance).
-            if not final and relative_end * WHISPER_RATE > limit and number > 0:
-                first_redo = int((start - offset_s) * WHISPER_RATE)
+            redo_at = int((start - offset_s) * WHISPER_RATE)
+            # A run past the edge is redone in the next window, unless it starts the window (speech
+            # with no pause for the whole window: redoing it would never advance).
+            if not final and relative_end * WHISPER_RATE > limit and redo_at > 0:
+                first_redo = redo_at
                 break
             yield Segment(f"{id_prefix}{index:06d}", start, end, text, words)
             index += 1

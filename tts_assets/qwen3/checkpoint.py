@@ -56,23 +56,34 @@ def save_checkpoint(
     row[SPEAKER_ROW] = speaker.detach().to("cpu", row.dtype)
     save_file(weights, tmp / WEIGHTS_FILE, metadata={"format": "pt"})
     torch.save(state, tmp / STATE_FILE)
-    if target.exists():  # the same step saved again: swap, so a kill never leaves neither
-        _remove(target, after=lambda: tmp.rename(target))
+    if target.exists():  # the same step saved again: the old one stays aside until the new one is in
+        replaced = _set_aside(target, "replaced")
+        tmp.rename(target)
+        shutil.rmtree(replaced)
     else:
         tmp.rename(target)
-    for leftover in target.parent.glob(".checkpoint-*.old"):  # removals cut short by a kill
-        shutil.rmtree(leftover, ignore_errors=True)
     return target
 
 
-def _remove(checkpoint: Path, after=None) -> None:
-    """Out of the listing first (a dot-name), then deleted: a kill mid-delete leaves no half checkpoint."""
-    old = checkpoint.with_name(f".{checkpoint.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    checkpoint.rename(old)
-    if after:
-        after()
-    shutil.rmtree(old)
+def _set_aside(checkpoint: Path, why: str) -> Path:
+    """Out of the listing (a dot-name) in one rename, before a slow delete a kill could cut short."""
+    aside = checkpoint.with_name(f".{checkpoint.name}.{why}")
+    shutil.rmtree(aside, ignore_errors=True)
+    checkpoint.rename(aside)
+    return aside
+
+
+def recover(run_dir: Path) -> None:
+    """Finish what a kill cut short: a replaced checkpoint whose successor never arrived comes back;
+    half-pruned checkpoints and unfinished writes go."""
+    for replaced in run_dir.glob(".checkpoint-*.replaced"):
+        original = replaced.with_name(replaced.name[1 : -len(".replaced")])
+        if original.exists():
+            shutil.rmtree(replaced)
+        else:
+            replaced.rename(original)
+    for leftover in [*run_dir.glob(".checkpoint-*.pruned"), *run_dir.glob(".checkpoint-*.tmp")]:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
@@ -85,7 +96,7 @@ def prune(run_dir: Path, keep: int, protect: Path | None = None) -> None:
     """Keep the newest `keep` checkpoints, and `protect` (the one promoted for serving)."""
     for old in checkpoints(run_dir)[:-keep] if keep > 0 else []:
         if protect is None or old.resolve() != protect.resolve():
-            _remove(old)
+            shutil.rmtree(_set_aside(old, "pruned"))
 
 
 def load_training_state(checkpoint: Path) -> dict:

@@ -24,7 +24,7 @@ from tts_assets.freshness import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.qwen3.batch import Example, collate
-from tts_assets.qwen3.checkpoint import checkpoints, load_training_state, prune, save_checkpoint
+from tts_assets.qwen3.checkpoint import checkpoints, load_training_state, prune, recover, save_checkpoint
 from tts_assets.qwen3.codes import QWEN3_RATE, load_24k
 from tts_assets.qwen3.loss import compute_losses
 from tts_assets.qwen3.model import load_for_training, local_folder, resolve_device
@@ -91,6 +91,8 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     device = resolve_device(settings.device)
     base = local_folder(settings.base_model)
     run = run_dir(layout, voice)
+    if run.is_dir():
+        recover(run)
     previous = checkpoints(run)
     model = load_for_training(previous[-1] if previous else base, device)
     processor = Qwen3TTSProcessor.from_pretrained(str(base))

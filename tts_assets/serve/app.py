@@ -43,8 +43,8 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tts_assets.layout import DataLayout
-from tts_assets.serve.audio import (MAX_SPEED, MEDIA_TYPES, MIN_SPEED, STREAMED_FORMATS, change_speed, encode,
-                                    encode_chunk, join, silence)
+from tts_assets.serve.audio import (MAX_SPEED, MEDIA_TYPES, MIN_SPEED, STREAMED_FORMATS, StreamEncoder,
+                                    change_speed, encode, join, silence)
 from tts_assets.serve.engines import ENGINE_NAMES, ENGINES, Engine, Served, Synthesizer, discover
 from tts_assets.serve.errors import ApiError, error_body
 from tts_assets.serve.queue import DeviceQueue, JobRecord, QueueFullError
@@ -396,17 +396,21 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         sse = body.stream_format == "sse"
         gap = silence(settings.sentence_pause_s / body.speed, rate)
 
+        def delta(data: bytes) -> bytes:
+            return sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}) if sse else data
+
         async def chunks() -> AsyncIterator[bytes]:
             item, index, seconds = first, 0, 0.0
+            encoder = StreamEncoder(response_format, rate)
             try:
                 while item is not None:
                     audio = await run_in_threadpool(change_speed, item[0], body.speed)
                     if index:
                         audio = np.concatenate([gap, audio])
                     seconds += len(audio) / rate
-                    data = encode_chunk(audio, rate, response_format, first=index == 0)
-                    yield sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}) \
-                        if sse else data
+                    data = encoder.encode(audio)
+                    if data:  # an mp3 encoder may hold a short piece until the next
+                        yield delta(data)
                     index += 1
                     item = await spoken.get()
                 try:
@@ -417,11 +421,15 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
                     if sse:
                         yield sse_event({"type": "error", **error_body(error.status, error.message, error.code)})
                     return
+                tail = encoder.finish()
+                if tail:
+                    yield delta(tail)
                 if sse:
                     yield sse_event({"type": "speech.audio.done",
                                      "usage": {"text_pieces": index, "audio_seconds": round(seconds, 3)}})
             finally:
                 stop.set()  # a client gone mid-stream: no more pieces are spoken for it
+                encoder.close()
 
         headers = {
             "X-Voice": voice, "X-Engine": served.engine, "X-Checkpoint": served.checkpoint.name,

@@ -2,8 +2,8 @@
 
 wav and flac: 16-bit PCM via soundfile; mp3: soundfile when its libsndfile writes MP3 (1.1.0 and
 later), else PyAV's libmp3lame; pcm: raw signed 16-bit little-endian mono samples (OpenAI's `pcm`),
-the same samples as the wav. Streamed (piece by piece): wav (a header of unknown length, then the
-samples), pcm, and mp3 (each piece encoded on its own, its encoder padding inside the pause). `speed` is a phase-vocoder time stretch (librosa): the pitch stays,
+the same samples as the wav. Streamed (piece by piece, see StreamEncoder): wav (a header of unknown
+length, then the samples), pcm, and mp3 (one encoder for the whole response). `speed` is a phase-vocoder time stretch (librosa): the pitch stays,
 quality drops audibly far from 1.0; 0.25-4.0 as OpenAI allows.
 """
 
@@ -97,13 +97,58 @@ def streaming_wav_header(rate: int) -> bytes:
             + b"data" + struct.pack("<I", UNKNOWN_LENGTH))
 
 
-def encode_chunk(audio: np.ndarray, rate: int, response_format: str, first: bool) -> bytes:
-    """One streamed piece: concatenated, the chunks of a response make one playable stream."""
-    if response_format == "mp3":
-        return encode(audio, rate, "mp3")
-    samples = to_int16(audio).astype("<i2").tobytes()
-    if response_format == "wav":
-        return (streaming_wav_header(rate) if first else b"") + samples
-    if response_format == "pcm":
-        return samples
-    raise ValueError(f"response format {response_format!r} cannot be streamed")
+class StreamEncoder:
+    """One streamed response's audio, piece by piece; concatenated, the chunks make one playable
+    stream. mp3 goes through one encoder for the whole response (PyAV's libmp3lame), without the
+    Xing header whose frame count is unknown when it is sent (decoders that trust it would stop
+    after the first piece)."""
+
+    def __init__(self, response_format: str, rate: int, bitrate: int = 64000):
+        if response_format not in STREAMED_FORMATS:
+            raise ValueError(f"response format {response_format!r} cannot be streamed")
+        self.format, self.rate = response_format, rate
+        self._started = False
+        if response_format == "mp3":
+            import av
+
+            self._buffer = io.BytesIO()
+            self._sent = 0
+            self._container = av.open(self._buffer, "w", format="mp3", options={"write_xing": "0"})
+            self._stream = self._container.add_stream(
+                "libmp3lame" if "libmp3lame" in av.codecs_available else "mp3", rate=rate)
+            self._stream.layout = "mono"
+            self._stream.bit_rate = bitrate
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        samples = to_int16(audio).astype("<i2")
+        if self.format == "mp3":
+            import av
+
+            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = self.rate
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+            return self._drain()
+        header = streaming_wav_header(self.rate) if self.format == "wav" and not self._started else b""
+        self._started = True
+        return header + samples.tobytes()
+
+    def finish(self) -> bytes:
+        """What the encoder still holds (mp3's last frames)."""
+        if self.format != "mp3":
+            return b""
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self.close()
+        return self._drain()
+
+    def close(self) -> None:
+        if self.format == "mp3" and self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def _drain(self) -> bytes:
+        written = self._buffer.getbuffer()
+        new = bytes(written[self._sent :])
+        self._sent = len(written)
+        return new

@@ -142,14 +142,15 @@ class XttsEngine:
         return XttsVoiceConfig.for_voice(voice)
 
     def checkpoints(self, layout: DataLayout, voice: str) -> list[Path]:
-        from tts_assets.xtts.train import checkpoints, newest_run_dir
+        from tts_assets.xtts.train import voice_checkpoints
 
         try:
-            config = self.config(voice)
+            self.config(voice)  # without a valid voice config a checkpoint cannot be loaded
         except TtsAssetsError as error:
             log.warning("voice %s: XTTS checkpoints not served: %s", voice, error)
             return []
-        return [path for _, path in checkpoints(newest_run_dir(layout, voice, config.training.run_name))]
+        # Every run's, so a checkpoint promoted in an older run is still recognised as served.
+        return voice_checkpoints(layout, voice)
 
     def fallback(self, layout: DataLayout, voice: str, found: list[Path]) -> Path | None:
         from tts_assets.xtts.inference import resolve_checkpoint

@@ -13,6 +13,7 @@ GradScaler for fp16, as coqui uses). Non-finite losses are counted (coqui-ai/TTS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import statistics
 import tempfile
@@ -66,13 +67,19 @@ def synthetic_clips(folder: Path, count: int, seconds: float, seed: int = 0) -> 
     return samples
 
 
-def read_clips_with_soundfile() -> None:
+@contextlib.contextmanager
+def clips_read_with_soundfile():
     """coqui's dataset reads audio with `torchaudio.load`, which from torchaudio 2.9 on needs
     torchcodec (and FFmpeg): a bare GPU image may have neither. The bench's clips are 22.05 kHz mono
-    WAVs it wrote itself, so soundfile reads them as coqui's loader would."""
+    WAVs it wrote itself, so soundfile reads them as coqui's loader would (while the batch is made)."""
     from TTS.tts.layers.xtts.trainer import dataset
 
+    original = dataset.load_audio
     dataset.load_audio = lambda path, rate: torch.from_numpy(sf.read(path, dtype="float32")[0]).unsqueeze(0)
+    try:
+        yield
+    finally:
+        dataset.load_audio = original
 
 
 def run(precision: str, gpt: dict, steps: int, batch_size: int, seconds: float, warmup: int = 3,
@@ -80,7 +87,6 @@ def run(precision: str, gpt: dict, steps: int, batch_size: int, seconds: float, 
     from tts_assets.xtts.train import _import_coqui, build_trainer_config
 
     _, GPTTrainer, _ = _import_coqui()
-    read_clips_with_soundfile()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -92,8 +98,8 @@ def run(precision: str, gpt: dict, steps: int, batch_size: int, seconds: float, 
         model = GPTTrainer(coqui).to(device)
         model.train()
         samples = synthetic_clips(folder, batch_size, seconds)
-        loader = model.get_data_loader(coqui, samples=samples)
-        batch_cpu = next(iter(loader))
+        with clips_read_with_soundfile():
+            batch_cpu = next(iter(model.get_data_loader(coqui, samples=samples)))
         optimizer = model.get_optimizer()
         dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
         scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and device.startswith("cuda") else None

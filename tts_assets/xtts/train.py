@@ -75,17 +75,22 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     return found[-1][1] if found else None
 
 
-def newest_run_dir(layout: DataLayout, voice: str, default_run: str) -> Path:
-    """The run folder holding the voice's most recently written checkpoint (the nightly schedule
-    trains a folder per dataset), else the default run's folder."""
-    runs = []
+def voice_checkpoints(layout: DataLayout, voice: str) -> list[Path]:
+    """Checkpoints of every run of the voice (the nightly schedule trains a folder per dataset, its
+    steps counting from 0 again), oldest written first."""
+    found = []
     models = paths.xtts_models_dir(layout, voice)
     for run in sorted(models.iterdir()) if models.is_dir() else []:
-        last = last_checkpoint(run) if run.is_dir() else None
-        with contextlib.suppress(FileNotFoundError):  # pruned meanwhile
-            if last:
-                runs.append((last.stat().st_mtime, run))
-    return max(runs)[1] if runs else paths.run_dir(layout, voice, default_run)
+        for _, checkpoint in checkpoints(run) if run.is_dir() else []:
+            with contextlib.suppress(FileNotFoundError):  # pruned meanwhile
+                found.append((checkpoint.stat().st_mtime, checkpoint))
+    return [checkpoint for _, checkpoint in sorted(found)]
+
+
+def newest_run_dir(layout: DataLayout, voice: str, default_run: str) -> Path:
+    """The run folder holding the voice's most recently written checkpoint, else the default run's."""
+    found = voice_checkpoints(layout, voice)
+    return found[-1].parent if found else paths.run_dir(layout, voice, default_run)
 
 
 def best_checkpoint(run_dir: Path) -> Path | None:
