@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -82,3 +83,28 @@ def test_two_books_on_postgres_never_share_the_gpu(postgres_home, librivox_book,
         assert a_end <= b_start, f"GPU steps overlapped: {spans}"
         voice = instance.get_latest_materialization_event(dg.AssetKey("book_clips"))
         assert voice is not None and voice.asset_materialization.metadata["clips"].value == 5
+
+
+def test_simultaneous_claims_never_share_the_one_gpu_slot(postgres_home):
+    """dagster-postgres's own claim lets several of six simultaneous claims take the one slot (about
+    half the trials here); the profile's storage gives it to exactly one."""
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert type(storage).__name__ == "SlotSafePostgresEventLogStorage"
+        storage.set_concurrency_slots("gpu", 1)
+        for trial in range(20):
+            barrier, claims = threading.Barrier(6), []
+
+            def claim(run_id):
+                barrier.wait()
+                claims.append(storage._claim_concurrency_slot("gpu", run_id, "transcript_segments"))
+
+            runs = [f"trial{trial}_{i}" for i in range(6)]
+            threads = [threading.Thread(target=claim, args=(run_id,)) for run_id in runs]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert sum(c.name == "CLAIMED" for c in claims) == 1, f"trial {trial}: {claims}"
+            for run_id in runs:
+                storage.free_concurrency_slots_for_run(run_id)
