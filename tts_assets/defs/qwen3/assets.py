@@ -13,7 +13,6 @@ from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 from tts_assets.qwen3 import paths
 from tts_assets.qwen3.codes import encode_voice_codes
-from tts_assets.qwen3.model import resolve_device
 from tts_assets.qwen3.settings import Qwen3Settings
 from tts_assets.settings import SETTINGS_ENV
 
@@ -44,6 +43,8 @@ def _failure(error: Exception) -> dg.Failure:
 def qwen3_codes(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Every kept clip encoded by the 12 Hz speech tokenizer (24 kHz, batched): the JSONL manifest
     upstream's recipe reads, and a compact NumPy store the trainer reads."""
+    from tts_assets.qwen3.model import resolve_device  # torch: loaded by the step, not the code location
+
     settings = _settings(config)
     try:
         summary = encode_voice_codes(tts.layout(), context.partition_key, settings, resolve_device(settings.device))
