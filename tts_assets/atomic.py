@@ -12,6 +12,14 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once: the process's umask, restored at once
 
 
+TEMPORARY_SUFFIX = ".tmp"
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether `path` is the temporary file of an atomic write (`.<name>.<random>.tmp`)."""
+    return path.name.startswith(".") and path.name.endswith(TEMPORARY_SUFFIX)
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success it replaces `target`.
@@ -23,7 +31,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMPORARY_SUFFIX, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

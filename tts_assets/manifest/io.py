@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tts_assets.atomic import atomic_path
+from tts_assets.atomic import atomic_path, is_temporary
 
 
 def write_jsonl(target: Path, rows: Iterable[dict]) -> int:
@@ -34,14 +34,9 @@ def write_parquet(target: Path, rows: list[dict], schema: pa.Schema | None = Non
         pq.write_table(table, tmp)
 
 
-def _is_temporary(path: Path) -> bool:
-    """The temporary file of an atomic write: `.<name>.<random>.tmp` (see `atomic_path`)."""
-    return path.name.startswith(".") and path.name.endswith(".tmp")
-
-
 def temporary_files(folder: Path) -> set[Path]:
     """The temporary files of atomic writes under `folder`."""
-    return {p for p in folder.rglob("*") if _is_temporary(p) and p.is_file()} if folder.is_dir() else set()
+    return {p for p in folder.rglob("*") if is_temporary(p) and p.is_file()} if folder.is_dir() else set()
 
 
 def remove_unreferenced(folder: Path, keep: set[Path], leftovers: set[Path] = frozenset()) -> None:
@@ -53,6 +48,6 @@ def remove_unreferenced(folder: Path, keep: set[Path], leftovers: set[Path] = fr
     """
     if folder.is_dir():
         for path in folder.rglob("*"):
-            spared = path in keep or (_is_temporary(path) and path not in leftovers)
+            spared = path in keep or (is_temporary(path) and path not in leftovers)
             if path.is_file() and not spared:
                 path.unlink(missing_ok=True)  # another run's cleanup may have been first
