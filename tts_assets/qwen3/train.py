@@ -142,8 +142,8 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     def save(epoch_now: int, micro_now: int) -> Path:
         state = {
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
-            "epoch": epoch_now, "micro_done": micro_now, "torch_rng": torch.get_rng_state(), "settings": settings.model_dump(),
-            "dataset_fingerprint": fingerprint,
+            "epoch": epoch_now, "micro_done": micro_now, "torch_rng": torch.get_rng_state(),
+            "settings": settings.model_dump(), "dataset_fingerprint": fingerprint,
         }
         speaker = speakers[train_rows[0]["ref_audio"]]
         path = save_checkpoint(model, base, run / f"checkpoint-{step}", voice, speaker, state)

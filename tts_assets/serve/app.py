@@ -306,6 +306,17 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "tts_assets"}
                                            for name in service.engines]}
 
+    def submit(job, label: str) -> tuple[Future, JobRecord]:
+        try:
+            return service.queue.submit(job, label=label)
+        except QueueFullError as exc:
+            raise ApiError(503, "queue_full", f"server busy: {exc}; retry later",
+                           headers={"Retry-After": "5"}) from None
+
+    def failed(exc: Exception, voice: str, served: Served) -> ApiError:
+        log.exception("synthesis failed for %s with %s", voice, served.checkpoint)
+        return synthesis_error(exc, settings.device, served.checkpoint)
+
     @app.post("/v1/audio/speech")
     async def speech(body: SpeechRequest, request: Request):
         voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
@@ -333,19 +344,13 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         if body.stream_format is not None:
             return await stream_speech(request, voice, served, pieces, body, response_format)
         stop = threading.Event()
-        try:
-            future, record = service.queue.submit(partial(service.synthesize, served, pieces, stop),
-                                                  label=f"{voice}/{served.engine}")
-        except QueueFullError as exc:
-            raise ApiError(503, "queue_full", f"server busy: {exc}; retry later",
-                           headers={"Retry-After": "5"}) from None
+        future, record = submit(partial(service.synthesize, served, pieces, stop), f"{voice}/{served.engine}")
         try:
             audio, rate = await while_connected(request, asyncio.wrap_future(future), future, record, stop)
         except ClientGone:
             raise
         except Exception as exc:  # noqa: BLE001 - any model failure is answered, with its cause
-            log.exception("synthesis failed for %s with %s", voice, served.checkpoint)
-            raise synthesis_error(exc, settings.device, served.checkpoint) from None
+            raise failed(exc, voice, served) from None
         audio = await run_in_threadpool(change_speed, audio, body.speed)
         data = await run_in_threadpool(encode, audio, rate, response_format)
         headers = {
@@ -379,18 +384,13 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
             finally:
                 loop.call_soon_threadsafe(spoken.put_nowait, None)
 
-        try:
-            future, record = service.queue.submit(job, label=f"{voice}/{served.engine}/stream")
-        except QueueFullError as exc:
-            raise ApiError(503, "queue_full", f"server busy: {exc}; retry later",
-                           headers={"Retry-After": "5"}) from None
+        future, record = submit(job, f"{voice}/{served.engine}/stream")
         first = await while_connected(request, spoken.get(), future, record, stop)
         if first is None:
             try:
                 await asyncio.wrap_future(future)
             except Exception as exc:  # noqa: BLE001
-                log.exception("synthesis failed for %s with %s", voice, served.checkpoint)
-                raise synthesis_error(exc, settings.device, served.checkpoint) from None
+                raise failed(exc, voice, served) from None
             raise ApiError(500, "synthesis_failed", f"{served.checkpoint}: no audio was spoken")
         rate = first[1]
         sse = body.stream_format == "sse"

@@ -3,8 +3,9 @@
 wav and flac: 16-bit PCM via soundfile; mp3: soundfile when its libsndfile writes MP3 (1.1.0 and
 later), else PyAV's libmp3lame; pcm: raw signed 16-bit little-endian mono samples (OpenAI's `pcm`),
 the same samples as the wav. Streamed (piece by piece, see StreamEncoder): wav (a header of unknown
-length, then the samples), pcm, and mp3 (one encoder for the whole response). `speed` is a phase-vocoder time stretch (librosa): the pitch stays,
-quality drops audibly far from 1.0; 0.25-4.0 as OpenAI allows.
+length, then the samples), pcm, and mp3 (one encoder for the whole response). `speed` is a
+phase-vocoder time stretch (librosa): the pitch stays, quality drops audibly far from 1.0; 0.25-4.0
+as OpenAI allows.
 """
 
 from __future__ import annotations
