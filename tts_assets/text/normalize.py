@@ -132,15 +132,6 @@ def _number(text: str, lang: str) -> str:
     return _cardinal(text, lang)
 
 
-def _decade(match: re.Match, lang: str) -> str:
-    """"1990s" → "nineteen nineties", "'90s" → "nineties"; "1000s" is a plural, "thousands"."""
-    if re.fullmatch(r"10+", match.group(1)):
-        return _plural_number(match.group(1), lang)
-    head, _, last = _number(match.group(1), lang).rpartition(" ")
-    last = last[:-1] + "ies" if last.endswith("y") else last + "s"
-    return f"{head} {last}".strip()
-
-
 def _clock(match: re.Match, lang: str) -> str:
     """"8:30" → "eight thirty", "8:05" → "eight oh five", "8:00" → "eight o'clock"."""
     hours, minutes = num2words(int(match.group(1)), lang=lang), int(match.group(2))
@@ -150,7 +141,8 @@ def _clock(match: re.Match, lang: str) -> str:
 
 
 def _plural_number(digits: str, lang: str) -> str:
-    """"100s" → "hundreds", "1000s" → "thousands", "2s" → "twos", "6s" → "sixes"."""
+    """"100s" → "hundreds", "1000s" → "thousands", "2s" → "twos", "6s" → "sixes"; decades are
+    the same plural: "1990s" → "nineteen nineties", "'90s" → "nineties"."""
     words = _number(digits, lang)
     if words.startswith("one ") and set(digits[1:]) == {"0"}:
         words = words.removeprefix("one ")
@@ -212,9 +204,8 @@ def normalize_text(text: str, lang: str = "en") -> str:
         flags=re.IGNORECASE,
     )
     if english:
-        text = re.sub(r"(?<![\w.,])'?(\d{3}0|[1-9]0)'?s\b", lambda m: _decade(m, lang), text)
+        text = re.sub(r"(?<![\w.,])'?(\d+)'?s\b", lambda m: _plural_number(m.group(1), lang), text)
         text = re.sub(r"(?<![\w.:])([01]?\d|2[0-3]):([0-5]\d)(?![\w:])", lambda m: _clock(m, lang), text)
-        text = re.sub(r"(?<![\w.,'])(\d+)'?s\b", lambda m: _plural_number(m.group(1), lang), text)
         text = re.sub(r"\b\w*(?:[^\W\d_]\d|\d[^\W\d_])\w*", _glued, text)
     text = re.sub(r"(?<![\w.])" + _NUMBER + r"(?![\w])", lambda m: _number(m.group(0), lang), text)
     if english:
