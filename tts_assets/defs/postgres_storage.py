@@ -2,7 +2,7 @@
 
 Upstream claims a slot with `SELECT … FOR UPDATE SKIP LOCKED` and then an `UPDATE`, on an
 autocommit connection: the row lock ends with the SELECT, and two steps starting together can both
-take the one slot of the `gpu` pool (seen here: 6 of 20 trials of six simultaneous claims). Here
+take the one slot of the `gpu` pool (seen here in 6 and 11 of 20 rounds of six simultaneous claims). Here
 the two statements are one transaction and the UPDATE only takes a slot that is still free.
 """
 
