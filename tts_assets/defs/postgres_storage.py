@@ -2,8 +2,8 @@
 
 Upstream claims a slot with `SELECT … FOR UPDATE SKIP LOCKED` and then an `UPDATE`, on an
 autocommit connection: the row lock ends with the SELECT, and two steps starting together can both
-take the one slot of the `gpu` pool (seen here in 6 and 11 of 20 rounds of six simultaneous claims). Here
-the two statements are one transaction and the UPDATE only takes a slot that is still free.
+take the one slot of the `gpu` pool (seen here in 6 and 11 of 20 rounds of six simultaneous
+claims). Here the two statements are one transaction and the UPDATE only takes a free slot.
 """
 
 from __future__ import annotations
