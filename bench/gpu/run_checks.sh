@@ -3,7 +3,8 @@
 #   bench/gpu/fetch_wheels.sh            # .whl/ (about 23 MB): what the machine's image lacks
 # then through the device tool:
 #   run(command="bash bench/gpu/run_checks.sh", carry=[".whl"], timeout_s=540)
-# `run_checks.sh --tiny` runs the same steps with tiny models, to try the script on a CPU.
+# `run_checks.sh --tiny` runs the same steps with tiny models, to try the script on a CPU;
+# `run_checks.sh NAME...` runs only the named checks (qwen3_0.6B, xtts, qwen3_1.7B), to redo one.
 # Each bench has its own time limit, so one that fails or hangs leaves the others' figures; JSON and
 # logs land in $OUT and a markdown table is printed last.
 set -uo pipefail
@@ -18,8 +19,10 @@ export PYTHONPATH=/tmp/site:$PWD
   python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
 } 2>&1 | tee "$out/machine.txt"
 
+only=" $* "
 bench() {  # NAME SECONDS ARGS...
   local name=$1 limit=$2; shift 2
+  [ "$only" = "  " ] || [ "$only" = " --tiny " ] || [[ "$only" == *" $name "* ]] || return 0
   echo "== $name"
   timeout "$limit" python3 -m "$@" --out "$out/$name.json" >"$out/$name.log" 2>&1
   echo "exit $?"; grep '^{' "$out/$name.log" || tail -5 "$out/$name.log"
