@@ -1,5 +1,10 @@
-"""How a GPU step declares itself: the `gpu` pool (one at a time per card, dagster.yaml), a tag
-for the UI, and the Kubernetes resource request dagster-k8s applies to its pod."""
+"""How a GPU step declares itself: the `gpu` pool (how many GPU steps at once, dagster.yaml), a tag
+for the UI, the Kubernetes resource request dagster-k8s applies to its pod, and `on_a_free_card`
+(which card: one no other step of the machine holds)."""
+
+import functools
+
+from tts_assets.gpu_cards import claimed_card
 
 GPU_POOL = "gpu"
 GPU_TAGS = {"tts_assets/gpu": "true"}
@@ -9,3 +14,17 @@ GPU_OP_TAGS = {
     }
 }
 GPU = dict(pool=GPU_POOL, tags=GPU_TAGS, op_tags=GPU_OP_TAGS)
+
+
+def on_a_free_card(step):
+    """Run a GPU step's function holding a card of its own (`tts_assets.gpu_cards`). Dagster reads
+    the step's parameters through the wrapper (`functools.wraps`)."""
+
+    @functools.wraps(step)
+    def on_a_card(context, *args, **kwargs):
+        with claimed_card() as card:
+            if card is not None:
+                context.log.info(f"on GPU {card}")
+            return step(context, *args, **kwargs)
+
+    return on_a_card

@@ -133,7 +133,7 @@ class SamplesSettings(_Section):
     speed: float = Field(1.0, gt=0)
     gpt_cond_len: int = Field(6, ge=1)  # seconds of reference audio for the GPT conditioning
     seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (N outside pipeline steps, which see only their card)
 
 
 @dataclass(frozen=True)

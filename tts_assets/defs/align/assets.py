@@ -5,7 +5,7 @@ import dagster as dg
 from tts_assets.dataset.aligned import align_voice_dataset
 from tts_assets.defs.ingest.assets import voice_dataset
 from tts_assets.defs.partitions import voice_partitions
-from tts_assets.defs.gpu import GPU
+from tts_assets.defs.gpu import GPU, on_a_free_card
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 
@@ -17,6 +17,7 @@ from tts_assets.errors import TtsAssetsError
     **GPU,
     kinds={"parquet"},
 )
+@on_a_free_card
 def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Every clip forced-aligned (pocketsphinx or WhisperX), its text normalized, its cuts refined
     around the words, quality-filtered and given a stable train/val split."""

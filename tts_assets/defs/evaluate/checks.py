@@ -15,7 +15,7 @@ import os
 
 import dagster as dg
 
-from tts_assets.defs.gpu import GPU_OP_TAGS, GPU_POOL
+from tts_assets.defs.gpu import GPU_OP_TAGS, GPU_POOL, on_a_free_card
 from tts_assets.defs.qwen3.assets import qwen3_checkpoint
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.defs.xtts.assets import xtts_checkpoint
@@ -110,6 +110,7 @@ def evaluate_newest(context: dg.AssetCheckExecutionContext, tts: TtsAssetsResour
 
 
 @dg.asset_check(asset=qwen3_checkpoint, pool=GPU_POOL, op_tags=GPU_OP_TAGS, blocking=False)
+@on_a_free_card
 def qwen3_checkpoint_evaluation(context: dg.AssetCheckExecutionContext, tts: TtsAssetsResource) -> dg.AssetCheckResult:
     """The newest Qwen3 checkpoint speaks the held-out sentences: word error rate (faster-whisper),
     speaker similarity to the reference, seconds per character; promoted to `latest.json` when
@@ -118,6 +119,7 @@ def qwen3_checkpoint_evaluation(context: dg.AssetCheckExecutionContext, tts: Tts
 
 
 @dg.asset_check(asset=xtts_checkpoint, pool=GPU_POOL, op_tags=GPU_OP_TAGS, blocking=False)
+@on_a_free_card
 def xtts_checkpoint_evaluation(context: dg.AssetCheckExecutionContext, tts: TtsAssetsResource) -> dg.AssetCheckResult:
     """The newest XTTS checkpoint of the voice's run, measured and promoted like Qwen3's (the
     voice's XTTS config is `configs/tts/<voice>_xtts.yaml` or $TTS_ASSETS_XTTS_CONFIGS)."""

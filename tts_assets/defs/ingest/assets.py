@@ -7,7 +7,7 @@ import dagster as dg
 from tts_assets.dataset import book as book_stages
 from tts_assets.dataset.voice import assemble_voice_dataset
 from tts_assets.defs.partitions import all_books_of_voice, voice_book_partitions, voice_partitions
-from tts_assets.defs.gpu import GPU
+from tts_assets.defs.gpu import GPU, on_a_free_card
 from tts_assets.defs.resources import TtsAssetsResource, voice_and_book
 from tts_assets.errors import TtsAssetsError, UnreadableAudioError
 from tts_assets.manifest.io import read_jsonl
@@ -56,6 +56,7 @@ def source_audio(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> d
     **GPU,
     kinds={"faster-whisper"},
 )
+@on_a_free_card
 def transcript_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Speech segments with word times: faster-whisper with VAD, or the user's segments/transcripts."""
     voice, book = voice_and_book(context)

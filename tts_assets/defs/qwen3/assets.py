@@ -1,14 +1,12 @@
 """Qwen3-TTS: audio codes → fine-tuned checkpoint → samples of each new checkpoint."""
 
-import json
 import os
 
 import dagster as dg
-import soundfile as sf
 
 from tts_assets.defs.align.assets import aligned_dataset
 from tts_assets.defs.partitions import voice_partitions
-from tts_assets.defs.gpu import GPU
+from tts_assets.defs.gpu import GPU, on_a_free_card
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 from tts_assets.qwen3 import paths
@@ -40,6 +38,7 @@ def _failure(error: Exception) -> dg.Failure:
 
 
 @dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[aligned_dataset], **GPU)
+@on_a_free_card
 def qwen3_codes(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Every kept clip encoded by the 12 Hz speech tokenizer (24 kHz, batched): the JSONL manifest
     upstream's recipe reads, and a compact NumPy store the trainer reads."""
@@ -58,6 +57,7 @@ def qwen3_codes(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: 
 
 @dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[qwen3_codes], **GPU,
           kinds={"pytorch"})
+@on_a_free_card
 def qwen3_checkpoint(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The voice's fine-tuned custom-voice checkpoint (resumes a killed run from its last checkpoint)."""
     from tts_assets.qwen3.train import train_voice
@@ -80,6 +80,7 @@ def qwen3_checkpoint(context: dg.AssetExecutionContext, config: Qwen3RunConfig, 
 
 
 @dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[qwen3_checkpoint], kinds={"wav"}, **GPU)
+@on_a_free_card
 def qwen3_samples(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The fixed sentences spoken by the newest checkpoint: WAVs beside it and in TensorBoard."""
     from tts_assets.qwen3.samples import write_samples

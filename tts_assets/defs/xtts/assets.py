@@ -8,7 +8,7 @@ import dagster as dg
 
 from tts_assets.defs.align.assets import aligned_dataset
 from tts_assets.defs.partitions import voice_partitions
-from tts_assets.defs.gpu import GPU
+from tts_assets.defs.gpu import GPU, on_a_free_card
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 from tts_assets.freshness import dataset_fingerprint, record_trained
@@ -72,6 +72,7 @@ def xtts_export(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: T
     **GPU,
     kinds={"pytorch"},
 )
+@on_a_free_card
 def xtts_checkpoint(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The voice's fine-tuned XTTS-v2 GPT: coqui's GPTTrainer until training.epochs are done,
     resumed from the run's newest checkpoint; progress in the run's logs, scalars in TensorBoard."""
@@ -119,6 +120,7 @@ def xtts_checkpoint(context: dg.AssetExecutionContext, config: XttsRunConfig, tt
     **GPU,
     kinds={"wav"},
 )
+@on_a_free_card
 def xtts_samples(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The config's fixed sentences spoken by the run's newest checkpoint (reference clips from the
     dataset), beside the checkpoint and in TensorBoard. The `train_xtts` job renders them after every
