@@ -18,7 +18,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-import soxr  # noqa: E402
 
 from _common import RESULTS, read_jsonl, sample_book  # noqa: E402
 from tts_assets.align.base import AlignmentError  # noqa: E402

@@ -8,6 +8,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once: the process's umask, restored at once
 
@@ -47,3 +50,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
 def write_text_atomic(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_wav_atomic(target: Path, samples: np.ndarray, sample_rate: int, subtype: str) -> None:
+    with atomic_path(target) as tmp:
+        sf.write(tmp, samples, sample_rate, subtype=subtype, format="WAV")

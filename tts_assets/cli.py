@@ -270,7 +270,7 @@ def train_xtts(config, data_root) -> None:
 @data_root_option
 def infer(model, out_wav, text, speaker, checkpoint, max_new_tokens, data_root) -> None:
     """Speak TEXT into OUT_WAV with MODEL: a Qwen3-TTS checkpoint folder, or an XTTS voice config YAML."""
-    from tts_assets.audio.cut import write_wav_atomic
+    from tts_assets.atomic import write_wav_atomic
 
     path = Path(model)
     try:

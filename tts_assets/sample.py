@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_assets.atomic import atomic_path
-from tts_assets.audio.cut import write_wav_atomic
+from tts_assets.atomic import atomic_path, write_wav_atomic
 
 CHAPTERS = [
     (

@@ -9,7 +9,7 @@ from typing import ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tts_assets.asr.whisper import AsrSettings
+from tts_assets.asr.settings import AsrSettings
 from tts_assets.errors import InputFileError
 from tts_assets.segments.merge import MergeRules
 

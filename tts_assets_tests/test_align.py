@@ -1,7 +1,5 @@
 """Forced alignment on real speech: pocketsphinx accuracy, WhisperX wiring offline."""
 
-import json
-
 import numpy as np
 import pytest
 import soundfile as sf

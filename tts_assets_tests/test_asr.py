@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tts_assets.asr.whisper import AsrSettings, load_model, transcribe
+from tts_assets.asr.settings import AsrSettings
+from tts_assets.asr.whisper import load_model, transcribe
 from tts_assets.errors import ModelNotFoundError
 
 from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts, wer

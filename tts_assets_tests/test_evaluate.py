@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tts_assets.asr.whisper import AsrSettings, load_model
+from tts_assets.asr.settings import AsrSettings
+from tts_assets.asr.whisper import load_model
 from tts_assets.evaluate import paths
 from tts_assets.evaluate.evaluate import evaluate_and_record, evaluate_checkpoint, held_out_sentences
 from tts_assets.evaluate.promotion import read_history, read_promoted

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The GPU checks of issues 4 and 5 in one call on a lent machine. Here, first:
-#   bench/gpu/fetch_wheels.sh            # .whl/ (about 23 MB): what the machine's image lacks
+#   bench/gpu/fetch_wheels.sh            # .whl/ (about 25 MB): what the machine's image lacks
+#   .venv/bin/python bench/gpu/prepare_train_smoke.py   # .gpu_smoke/: the voice train_smoke.py trains
 # then through the device tool:
-#   run(command="bash bench/gpu/run_checks.sh", carry=[".whl"], timeout_s=540)
+#   run(command="bash bench/gpu/run_checks.sh", carry=[".whl", ".gpu_smoke"], timeout_s=600)
 # `run_checks.sh --tiny` runs the same steps with tiny models, to try the script on a CPU;
-# `run_checks.sh NAME...` runs only the named checks (qwen3_0.6B, xtts, qwen3_1.7B), to redo one.
+# `run_checks.sh NAME...` runs only the named checks (qwen3_0.6B, xtts, qwen3_1.7B, train_smoke), to redo one.
 # Each bench has its own time limit, so one that fails or hangs leaves the others' figures; JSON and
 # logs land in $OUT and a markdown table is printed last.
 set -uo pipefail
@@ -34,5 +35,6 @@ else
   bench qwen3_0.6B 200 tts_assets.qwen3.bench --size 0.6B --batch-size 8 --seconds 8 --steps 10
   bench xtts 200 tts_assets.xtts.bench --steps 20 --batch-size 3 --seconds 10 --precisions fp32,fp16,bf16
   bench qwen3_1.7B 120 tts_assets.qwen3.bench --size 1.7B --batch-size 8 --seconds 8 --steps 10
+  bench train_smoke 240 bench.gpu.train_smoke --voice-data .gpu_smoke/data
 fi
 python3 bench/gpu/summarize.py "$out"/*.json

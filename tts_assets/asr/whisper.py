@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tts_assets.asr.settings import AsrSettings
 from tts_assets.audio.decode import stream_pcm
 from tts_assets.errors import ModelNotFoundError
 from tts_assets.gpu import prepare_cuda_libraries
@@ -24,22 +24,6 @@ from tts_assets.segments.model import Segment, Word, join_words
 log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
-
-
-@dataclass(frozen=True)
-class AsrSettings:
-    model: str = "tiny.en"  # a model name (downloaded when online) or a local CTranslate2 folder
-    language: str | None = None  # None: detect (multilingual models only)
-    device: str = "auto"
-    compute_type: str = "default"  # int8 on CPU, float16 on GPU
-    batch_size: int = 8  # >1: faster-whisper's BatchedInferencePipeline; 1: sequential decoding
-    beam_size: int = 5
-    cpu_threads: int = 0
-    window_s: float = 1200.0  # audio held per transcription call
-    edge_s: float = 30.0  # segments ending this close to a window's end are redone in the next
-    # Batched decoding returns ~30 s segments; a pause longer than this inside one starts a new
-    # segment, so segments are runs of speech as sequential decoding would give.
-    segment_pause_s: float = 0.5
 
 
 def resolve_device(device: str) -> tuple[str, str]:

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from tts_assets.atomic import atomic_path
+from tts_assets.atomic import write_wav_atomic
 from tts_assets.audio.decode import stream_pcm
 
 # A clip may end this far past the decoded audio (rounding of word times at the very end).
@@ -79,11 +78,6 @@ def quiet_position(
     if best is None or best == here:
         return position
     return lo + best * frame + frame // 2
-
-
-def write_wav_atomic(target: Path, samples: np.ndarray, sample_rate: int, subtype: str) -> None:
-    with atomic_path(target) as tmp:
-        sf.write(tmp, samples, sample_rate, subtype=subtype, format="WAV")
 
 
 def cut_clips(

@@ -18,8 +18,8 @@ import soundfile as sf
 import soxr
 
 from tts_assets.align.base import ALIGN_RATE, AlignedWord, Aligner, AlignmentError, clip_score
-from tts_assets.atomic import write_text_atomic
-from tts_assets.audio.cut import CutRequest, cut_clips, write_wav_atomic
+from tts_assets.atomic import write_text_atomic, write_wav_atomic
+from tts_assets.audio.cut import CutRequest, cut_clips
 from tts_assets.errors import UnreadableAudioError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl, write_parquet

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from tts_assets.asr.whisper import transcribe
-from tts_assets.atomic import write_text_atomic
-from tts_assets.audio.cut import CutRequest, cut_clips, write_wav_atomic
+from tts_assets.atomic import write_text_atomic, write_wav_atomic
+from tts_assets.audio.cut import CutRequest, cut_clips
 from tts_assets.audio.decode import stream_pcm
 from tts_assets.audio.probe import probe
 from tts_assets.errors import UnreadableAudioError

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tts_assets.asr.whisper import AsrSettings, load_model
-from tts_assets.atomic import write_text_atomic
-from tts_assets.audio.cut import write_wav_atomic
+from tts_assets.asr.settings import AsrSettings
+from tts_assets.asr.whisper import load_model
+from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.evaluate import paths
 from tts_assets.evaluate.errors import EvaluationError
 from tts_assets.evaluate.measures import sounding_seconds, transcribe, word_error_rate

@@ -22,10 +22,11 @@ class Qwen3Voice:
         config = json.loads((self.checkpoint / "config.json").read_text())
         self.speakers = list(config["talker_config"]["spk_id"])
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        # Placed by device_map, not moved afterwards: the wrapper takes its device (where it puts
+        # the input ids) from the model when it is built, so a later `.to()` left it on the CPU.
         self.model = Qwen3TTSModel.from_pretrained(
-            str(self.checkpoint), dtype=dtype, attn_implementation=attention_implementation(device)
+            str(self.checkpoint), dtype=dtype, attn_implementation=attention_implementation(device), device_map=device
         )
-        self.model.model.to(device)
 
     def speak(self, text: str, speaker: str | None = None, max_new_tokens: int | None = None,
               seed: int | None = None) -> tuple[np.ndarray, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tts_assets.audio.cut import write_wav_atomic
+from tts_assets.atomic import write_wav_atomic
 from tts_assets.errors import InputFileError
 from tts_assets.layout import DataLayout
 from tts_assets.qwen3.checkpoint import checkpoints

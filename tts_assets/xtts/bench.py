@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 import torch
 
 from tts_assets.benchmarking import measure_each
@@ -67,19 +68,29 @@ def synthetic_clips(folder: Path, count: int, seconds: float, seed: int = 0) -> 
     return samples
 
 
+def _read_with_soundfile(path, rate: int) -> torch.Tensor:
+    """coqui's `load_audio` (mono, resampled to `rate`, clipped to ±1) through soundfile and soxr."""
+    audio, source_rate = sf.read(path, dtype="float32", always_2d=True)
+    audio = audio.mean(axis=1)
+    if source_rate != rate:
+        audio = soxr.resample(audio, source_rate, rate)
+    return torch.from_numpy(np.clip(audio, -1.0, 1.0)).unsqueeze(0)
+
+
 @contextlib.contextmanager
 def clips_read_with_soundfile():
-    """coqui's dataset reads audio with `torchaudio.load`, which from torchaudio 2.9 on needs
-    torchcodec (and FFmpeg): a bare GPU image may have neither. The bench's clips are 22.05 kHz mono
-    WAVs it wrote itself, so soundfile reads them as coqui's loader would (while the batch is made)."""
+    """coqui reads audio with `torchaudio.load` (the trainer's dataset, and the conditioning
+    latents of inference), which from torchaudio 2.9 on needs torchcodec and FFmpeg: a bare GPU
+    image may have neither. Within this block both read WAVs with soundfile instead."""
     from TTS.tts.layers.xtts.trainer import dataset
+    from TTS.tts.models import xtts
 
-    original = dataset.load_audio
-    dataset.load_audio = lambda path, rate: torch.from_numpy(sf.read(path, dtype="float32")[0]).unsqueeze(0)
+    originals = dataset.load_audio, xtts.load_audio
+    dataset.load_audio = xtts.load_audio = _read_with_soundfile
     try:
         yield
     finally:
-        dataset.load_audio = original
+        dataset.load_audio, xtts.load_audio = originals
 
 
 def run(precision: str, gpt: dict, steps: int, batch_size: int, seconds: float, warmup: int = 3,

@@ -19,8 +19,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from tts_assets.atomic import write_text_atomic
-from tts_assets.audio.cut import write_wav_atomic
+from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl
 from tts_assets.xtts import paths

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tts_assets.atomic import write_text_atomic
-from tts_assets.audio.cut import write_wav_atomic
+from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.layout import DataLayout
 from tts_assets.xtts import paths
 from tts_assets.xtts.config import OUTPUT_RATE, XttsVoiceConfig
