@@ -64,8 +64,12 @@ def _listed_by_nvidia_smi() -> list[str]:
 
 def _try_lock(card: str) -> int | None:
     folder = lock_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(folder / f"card-{card.replace('/', '_')}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # shared like /tmp: any user's steps take cards
+            folder.chmod(0o1777)
+    # Read-only is enough for flock, so a lock file another user created serves as well.
+    descriptor = os.open(folder / f"card-{card.replace('/', '_')}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
