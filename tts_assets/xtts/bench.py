@@ -40,6 +40,7 @@ def standin_files(folder: Path, gpt: GptSettings) -> BaseFiles:
     import TTS
     from TTS.tts.layers.xtts.dvae import DiscreteVAE
 
+    torch.manual_seed(0)  # the same random DVAE for every precision, so their losses compare
     tokenizer = Tokenizer.from_file(str(Path(TTS.__file__).parent / "tts/utils/assets/tortoise/tokenizer.json"))
     tokenizer.add_special_tokens(["[START]", "[en]"])
     tokenizer.save(str(folder / "vocab.json"))
