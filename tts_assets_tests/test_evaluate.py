@@ -203,3 +203,12 @@ def test_settings_come_from_the_evaluation_section(tmp_path):
     path.write_text("evaluation:\n  max_wer: lots\n")
     with pytest.raises(InputFileError, match=f"{path}.*max_wer"):
         EvaluationSettings.load(path)
+
+
+def test_word_error_rate_reads_words_as_the_datasets_do_in_any_language():
+    from tts_assets.evaluate.measures import word_error_rate
+
+    # punctuation and case are not words; numbers are spelled as the language writes them
+    assert word_error_rate(["Hallo, Welt! Es sind 3,5 Grad."], ["hallo welt es sind drei komma fünf grad"], "de") == 0
+    assert word_error_rate(["Hallo, Welt!"], ["Hallo Wald."], "de") == 0.5
+    assert word_error_rate(["5 ആപ്പിളുകൾ ഉണ്ട്."], ["ആപ്പിളുകൾ ഉണ്ട്"], "ml") == 0  # no number words: digits drop out

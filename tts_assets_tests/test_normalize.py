@@ -54,7 +54,7 @@ def test_spoken_words_have_no_digits_or_punctuation():
 
 def test_spoken_words_are_letters_of_any_script():
     assert spoken_words("Naïve café-goers, O'Brien's résumé.") == ["naïve", "café", "goers", "o'brien's", "résumé"]
-    assert spoken_words(normalize_text("«Привет, мир!» — 5 раз.", "ru")) == ["привет", "мир", "пять", "раз"]
+    assert spoken_words(normalize_text("«Привет, мир!» — пять раз.", "ru")) == ["привет", "мир", "пять", "раз"]
     # A virama or vowel sign is a combining mark, which \w leaves out: the word stays whole.
     assert spoken_words("हिन्दी बार") == ["हिन्दी", "बार"]
 
@@ -85,5 +85,38 @@ def test_a_language_num2words_lacks_is_named():
 
 
 def test_other_languages_keep_their_symbols_for_rejection_not_english_words():
-    spoken = normalize_text("Er zahlte 5 % und 3 Äpfel.", "de")
-    assert spoken == "Er zahlte fünf % und drei Äpfel." and unspoken(spoken) == ["%"]
+    spoken = normalize_text("Er zahlte 5 € und 3 Äpfel.", "de")
+    assert spoken == "Er zahlte fünf € und drei Äpfel." and unspoken(spoken) == ["€"]
+
+
+@pytest.mark.parametrize(
+    "lang, text, spoken",
+    [
+        ("de", "Er zahlte 3,5 Millionen und 1.000 Euro, 20 %.",
+         "Er zahlte drei Komma fünf Millionen und eintausend Euro, zwanzig Prozent."),
+        ("de", "Im Jahr 1850 kamen 1.850 Leute.", "Im Jahr achtzehnhundertfünfzig kamen eintausendachthundertfünfzig Leute."),
+        ("nl", "In 1850 waren er 2.500 mensen.", "In achttien honderd vijftig waren er tweeduizendvijfhonderd mensen."),
+        ("fr", "Il a 2,5 ans et 10 000 voisins, 50 %.", "Il a deux virgule cinq ans et dix mille voisins, cinquante pour cent."),
+        ("fr", "Il a 10\u202f000 voisins.", "Il a dix mille voisins."),
+        ("es", "Tiene 1.234.567 habitantes.",
+         "Tiene un millón doscientos treinta y cuatro mil quinientos sesenta y siete habitantes."),
+        ("ja", "1,000円です。", "千円です。"),
+    ],
+)
+def test_numbers_of_other_languages_are_read_as_they_are_written(lang, text, spoken):
+    assert normalize_text(text, lang) == spoken and unspoken(spoken) == []
+
+
+@pytest.mark.parametrize(
+    "lang, text, left",
+    [
+        ("de", "Am 3. Mai um 8:30 Uhr.", ["3.", "8:30"]),  # ordinal or sentence end? a clock time
+        ("de", "Um 20.15 Uhr.", ["20.15"]),
+        ("it", "Ha 3,5 anni.", ["3,5"]),  # num2words drops Italian decimals ("tre")
+        ("ru", "В 1850 году, 5 раз.", ["1850", "5"]),  # declined: "в тысяча восемьсот пятидесятом году"
+        ("fr", "Le 1er janvier.", ["1er"]),
+        ("ko", "3시에.", ["3시에."]),
+    ],
+)
+def test_numbers_that_could_be_misread_keep_their_digits_for_rejection(lang, text, left):
+    assert unspoken(normalize_text(text, lang)) == left

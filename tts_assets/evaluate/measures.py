@@ -12,10 +12,13 @@ SPEECH_FLOOR_DB = -45.0  # 20 ms frames louder than this (dBFS) count as sound
 
 
 def wer_words(text: str, language: str = "en") -> str:
-    """Lowercase words with numbers and abbreviations spelled out, as the datasets' texts are."""
-    if language.lower().startswith("en"):
-        return " ".join(spoken_words(normalize_text(text)))
-    return " ".join(text.lower().split())
+    """Lowercase words without punctuation, numbers (and in English abbreviations) spelled out, as
+    the datasets' texts are."""
+    try:
+        text = normalize_text(text, language)
+    except NotImplementedError:  # num2words has no words for the language: its digits drop out
+        pass
+    return " ".join(spoken_words(text))
 
 
 def word_error_rate(references: list[str], hypotheses: list[str], language: str = "en") -> float:

@@ -11,7 +11,7 @@ by `serve()`'s arguments. Defaults:
       sentence_pause_s: 0.25    # silence between joined pieces
       max_seconds_per_char: 0.25  # generation cap per piece (runaway guard) ...
       min_piece_seconds: 3.0    #   ... at least this many seconds
-      normalize_text: true      # spell out numbers and abbreviations as the datasets do (English)
+      normalize_text: true      # spell out numbers (in English symbols, abbreviations too) as datasets do
       language: en
       require_promoted: false   # true: serve only checkpoints that passed evaluation (latest.json)
       seed: null                # an int makes output reproducible (piece i uses seed + i)

@@ -62,14 +62,32 @@ _NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _DIGITS = re.compile(r"\d+(?:[,.]\d+)*")  # with its thousands separators and decimal point
 MAX_NUMBER_DIGITS = 15
 
+# How other languages write numbers: (thousands separators, decimal mark). "1.000" is a thousand
+# in German and "3,5" three and a half; in French "10 000" is ten thousand. A number written any
+# other way keeps its digits, so the clip is rejected rather than kept misread; so does every
+# number of a language that declines its numerals (Russian "в 1850 году", Finnish "5:ssä"), where
+# num2words's one form is often not what the reader said. Other languages get plain integers.
+_DOT_THOUSANDS = ("de", "es", "it", "pt", "nl", "da", "tr", "id", "el", "ro")
+NUMBER_STYLES = {**dict.fromkeys(("ja", "zh", "ko", "he", "th", "hi"), (",", ".")),
+                 **dict.fromkeys(_DOT_THOUSANDS, (".", ",")), **dict.fromkeys(("fr", "sv", "nb", "no"), (" ", ","))}
+DECLINED_NUMERALS = {"ru", "uk", "be", "pl", "cs", "sk", "bg", "sr", "hr", "bs", "sl", "fi", "hu", "et", "lv", "lt"}
+# num2words reads decimals right in these; it drops them in Italian and runs them together in Turkish.
+SPOKEN_DECIMALS = {"de", "fr", "pt", "nl", "sv", "da", "ja", "ko"}
+# These write ordinals as "3." ("am 3. Mai"): a number, a period and a word is left, being ambiguous.
+ORDINAL_PERIOD = {"de", "da", "nb", "no", "tr", "is"}
+# These read a year as hundreds ("achtzehnhundertfünfzig"), as English does.
+YEARS_IN_HUNDREDS = {"de", "nl", "da"}
+PERCENT = {"de": "Prozent", "fr": "pour cent", "es": "por ciento", "it": "per cento", "pt": "por cento",
+           "nl": "procent", "sv": "procent", "da": "procent"}
 
-def _digit_by_digit(match: re.Match) -> str:
+
+def _digit_by_digit(match: re.Match, english: bool) -> str:
     """Numbers longer than MAX_NUMBER_DIGITS are read digit by digit, as people read card numbers
     (and as num2words can: it overflows on a few hundred digits)."""
     number = match.group(0)
     if sum(ch.isdigit() for ch in number) <= MAX_NUMBER_DIGITS:
         return number
-    return " ".join("point" if ch == "." else ch for ch in number if ch != ",")
+    return " ".join("point" if ch == "." and english else ch for ch in number if ch.isdigit() or english and ch == ".")
 
 
 def num2words(number, lang: str = "en", **kwargs) -> str:
@@ -167,14 +185,48 @@ def _abbreviation(match: re.Match) -> str:
     return spoken + "." if ends_sentence else spoken
 
 
+def _localized_numbers(text: str, lang: str) -> str:
+    """Spell the numbers of a language other than English as it writes them (NUMBER_STYLES), with
+    "%" where PERCENT has its word; leave the digits of any other."""
+    base = re.split(r"[-_]", lang.lower())[0]
+    if base in DECLINED_NUMERALS:
+        return text
+    thousands, decimal = NUMBER_STYLES.get(base, ("", ""))
+    grouped = rf"\d{{1,3}}(?:[{re.escape(thousands)}]\d{{3}})+|" if thousands else ""
+    fraction = rf"(?:{re.escape(decimal)}\d+)?" if base in SPOKEN_DECIMALS else ""
+    ordinal = r"(?!\.\s+\w)" if base in ORDINAL_PERIOD else ""
+    # A number glued to letters ("MP3", "1er") is left; in Japanese, written without spaces, only
+    # to Latin ones: "1,000円" is "千円".
+    word = "A-Za-z0-9_" if base == "ja" else "\\w"
+    number = re.compile(rf"(?<![{word}.,:/])((?:{grouped}\d+){fraction}){ordinal}(?![{word}:/]|[.,]\d)(\s?%)?")
+
+    def spoken(match: re.Match) -> str:
+        digits, percent = match.groups()
+        if percent and base not in PERCENT:
+            return match.group(0)
+        if thousands:
+            digits = re.sub(rf"[{re.escape(thousands)}](?=\d{{3}})", "", digits)
+        if decimal and decimal in digits:
+            words = num2words(float(digits.replace(decimal, ".")), lang=lang)
+        elif base in YEARS_IN_HUNDREDS and re.fullmatch(r"1[1-9]\d\d", digits) and digits == match.group(1):
+            words = num2words(int(digits), lang=lang, to="year")
+        else:
+            words = num2words(int(digits), lang=lang)
+        return words + (f" {PERCENT[base]}" if percent else "")
+
+    return number.sub(spoken, text)
+
+
 def normalize_text(text: str, lang: str = "en") -> str:
     """The spoken form of `text`: lowercase-preserving, words only plus sentence punctuation.
 
-    Numbers are spelled with num2words in `lang`. Symbols, units, currencies, fractions, decades and
-    abbreviations are read for English only: elsewhere they are left as they are, so `unspoken`
-    finds them and the clip is rejected rather than kept with English words in another language.
-    Raises NotImplementedError, naming the language, when the text holds a number and num2words has
-    no words for `lang` (the caller rejects that clip).
+    Numbers are spelled with num2words in `lang`, read as that language writes them ("1.000,5" in
+    German, "10 000" in French; NUMBER_STYLES), with "%" where PERCENT has its word. Other symbols,
+    units, currencies, fractions, decades, clock times and abbreviations are read for English only:
+    elsewhere they, and numbers that could be misread, are left as they are, so `unspoken` finds
+    them and the clip is rejected rather than kept with words the reader did not say. Raises
+    NotImplementedError, naming the language, when the text holds a number and num2words has no
+    words for `lang` (the caller rejects that clip).
     """
     english = lang.lower().startswith("en")
     if english:
@@ -182,7 +234,7 @@ def normalize_text(text: str, lang: str = "en") -> str:
                       lambda m: _fraction(m, lang), text)
     text = unicodedata.normalize("NFKC", text)
     text = "".join(PUNCTUATION.get(ch, ch) for ch in text)
-    text = _DIGITS.sub(_digit_by_digit, text)
+    text = _DIGITS.sub(lambda m: _digit_by_digit(m, english), text)
     if english:
         text = re.sub(  # 2.0.1 → two point zero point one
             r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w.]*\d)",
@@ -207,14 +259,16 @@ def normalize_text(text: str, lang: str = "en") -> str:
         text = re.sub(r"(?<![\w.,])'?(\d+)'?s\b", lambda m: _plural_number(m.group(1), lang), text)
         text = re.sub(r"(?<![\w.:])([01]?\d|2[0-3]):([0-5]\d)(?![\w:])", lambda m: _clock(m, lang), text)
         text = re.sub(r"\b\w*(?:[^\W\d_]\d|\d[^\W\d_])\w*", _glued, text)
-    text = re.sub(r"(?<![\w.])" + _NUMBER + r"(?![\w])", lambda m: _number(m.group(0), lang), text)
     if english:
+        text = re.sub(r"(?<![\w.])" + _NUMBER + r"(?![\w])", lambda m: _number(m.group(0), lang), text)
         text = re.sub(r"\s*([+=])\s*", lambda m: f" {SYMBOLS[m.group(1)]} ", text)
         text = re.sub(
             r"\b(" + "|".join(ABBREVIATIONS) + r")\.(?=[\s,;:!?)\"']|$)", _abbreviation, text,
             flags=re.IGNORECASE,
         )
         text = text.replace("&", " and ")
+    else:
+        text = _localized_numbers(text, lang)
     return re.sub(r"\s+", " ", text).strip()
 
 
