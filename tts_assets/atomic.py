@@ -7,9 +7,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import soundfile as sf
+if TYPE_CHECKING:
+    import numpy as np
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once: the process's umask, restored at once
@@ -53,5 +54,7 @@ def write_text_atomic(target: Path, text: str) -> None:
 
 
 def write_wav_atomic(target: Path, samples: np.ndarray, sample_rate: int, subtype: str) -> None:
+    import soundfile as sf  # here, so that importing atomic writes loads no audio library
+
     with atomic_path(target) as tmp:
         sf.write(tmp, samples, sample_rate, subtype=subtype, format="WAV")

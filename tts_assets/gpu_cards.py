@@ -1,39 +1,43 @@
 """One GPU step per card on a machine with several.
 
 Dagster's `gpu` pool bounds how many GPU steps run at once, but not which card each uses: without
-this, every step would open cuda:0. A step holds a card by an exclusive `flock` on
-`<lock dir>/card-<id>.lock`, chosen among the cards no other process holds, and narrows
-`CUDA_VISIBLE_DEVICES` to it before torch or CTranslate2 start CUDA. The kernel drops the lock when
-the process ends, killed or not, so a crashed step never keeps a card. The lock folder is local to
-the machine (the cards are), shared by every process on it: daemon runs and `tts-assets` commands
-take turns on a card instead of sharing it.
+this, every step would open cuda:0. A step takes a card by an exclusive `flock` on
+`<lock dir>/card-<id>.lock`, among the cards no other process holds, and narrows
+`CUDA_VISIBLE_DEVICES` to it before torch or CTranslate2 start CUDA. A process keeps its card until
+it ends (CUDA, once started, could not move anyway), when the kernel drops the lock, killed or not:
+a step of Dagster's multiprocess executor is a process of its own, and a `tts-assets` command runs
+a job's steps in one process, which then keeps one card for all of them. The lock folder is the
+machine's, shared by every process and user on it, so daemon runs and commands take turns on a card.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import os
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from tts_assets.gpu import driver_present
 
 log = logging.getLogger(__name__)
 
 LOCK_DIR_ENV = "TTS_ASSETS_GPU_LOCKS"
+HELD_ENV = "TTS_ASSETS_GPU_CARD"  # the card a process holds, for its children to use too
 POLL_S = 1.0
 
 _given: list[str] | None = None  # the cards this process was given, read before it narrows them
-_pinned: str | None = None  # the card CUDA may already be using in this process
-_held: dict[str, int] = {}  # card → lock file descriptor, while a claim is open
-_depth: dict[str, int] = {}
+_held: str | None = None
+_lock_descriptor: int | None = None  # kept open until the process ends: closing it frees the card
 
 
 def lock_dir() -> Path:
-    return Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / "tts_assets_gpu_locks")
+    if os.environ.get(LOCK_DIR_ENV):
+        return Path(os.environ[LOCK_DIR_ENV])
+    # /run/lock, unlike /tmp, is not private to a systemd service (PrivateTmp) or a user ($TMPDIR).
+    base = Path("/run/lock") if os.access("/run/lock", os.W_OK) else Path("/tmp")
+    return base / "tts_assets_gpus"
 
 
 def given_cards() -> list[str]:
@@ -57,19 +61,41 @@ def _listed_by_nvidia_smi() -> list[str]:
     try:
         listing = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
                                  capture_output=True, text=True, timeout=60, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError) as error:
+        if driver_present():
+            log.warning("nvidia-smi could not list the GPUs (%s): steps choose no card", error)
         return []
     return [line.strip() for line in listing.splitlines() if line.strip()]
 
 
-def _try_lock(card: str) -> int | None:
+def _open_lock_file(path: Path) -> int:
+    """Open the lock file, creating it only when it is missing: in a shared sticky folder Linux
+    refuses O_CREAT on another user's existing file (fs.protected_regular). Read-only is enough
+    for flock."""
+    while True:
+        try:
+            return os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            pass
+        try:
+            return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue  # another process created it first: open theirs
+
+
+def _lock_folder() -> Path:
     folder = lock_dir()
     if not folder.is_dir():
         folder.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(PermissionError):  # shared like /tmp: any user's steps take cards
+        try:  # shared like /tmp, so any user's steps take cards from the same locks
             folder.chmod(0o1777)
-    # Read-only is enough for flock, so a lock file another user created serves as well.
-    descriptor = os.open(folder / f"card-{card.replace('/', '_')}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+        except PermissionError:
+            pass  # another user made it a moment ago, and sets its mode
+    return folder
+
+
+def _try_lock(folder: Path, card: str) -> int | None:
+    descriptor = _open_lock_file(folder / f"card-{card.replace('/', '_')}.lock")
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -78,37 +104,30 @@ def _try_lock(card: str) -> int | None:
     return descriptor
 
 
-@contextlib.contextmanager
-def claimed_card(poll_s: float = POLL_S) -> Iterator[str | None]:
-    """Hold a card for the block and make it the only one CUDA sees here; yields its id, or None on a
-    machine without cards. Waits while every card is held. A process keeps the card it first took
-    (CUDA, once started, cannot switch), and a claim inside a claim shares the outer one."""
-    global _pinned
+def hold_a_card(poll_s: float = POLL_S) -> str | None:
+    """Take a card no other process holds, for the rest of this process, and make it the only one
+    CUDA sees; return its id (the same on every later call), or None on a machine without cards.
+    Waits while every card is held. A child of a process holding a card uses that card."""
+    global _held, _lock_descriptor
+    if _held is None and os.environ.get(HELD_ENV):
+        _held = os.environ[HELD_ENV]
+    if _held is not None:
+        return _held
     cards = given_cards()
     if not cards:
-        yield None
-        return
-    choices = [_pinned] if _pinned else cards
-    card = next((c for c in choices if c in _held), None)
+        return None
+    folder = _lock_folder()
     waited = False
-    while card is None:
-        for candidate in choices:
-            descriptor = _try_lock(candidate)
+    while True:
+        for card in cards:
+            descriptor = _try_lock(folder, card)
             if descriptor is not None:
-                card, _held[candidate] = candidate, descriptor
-                break
-        else:
-            if not waited:
-                log.info("waiting for a free GPU: %s held by other steps", ", ".join(choices))
-                waited = True
-            time.sleep(poll_s)
-    _depth[card] = _depth.get(card, 0) + 1
-    if _pinned is None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = card
-        _pinned = card
-    try:
-        yield card
-    finally:
-        _depth[card] -= 1
-        if not _depth[card]:
-            os.close(_held.pop(card))
+                _held, _lock_descriptor = card, descriptor
+                if "CUDA_VISIBLE_DEVICES" not in os.environ:  # cards as nvidia-smi numbers them
+                    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+                os.environ.update(CUDA_VISIBLE_DEVICES=card, **{HELD_ENV: card})
+                return card
+        if not waited:
+            log.info("waiting for a free GPU: %s held by other processes", ", ".join(cards))
+            waited = True
+        time.sleep(poll_s)

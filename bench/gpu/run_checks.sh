@@ -32,9 +32,9 @@ if [ "${1:-}" = "--tiny" ]; then
   bench qwen3_tiny 120 tts_assets.qwen3.bench --size tiny --batch-size 2 --seconds 3 --steps 2
   bench xtts_tiny 120 tts_assets.xtts.bench --tiny --steps 2 --batch-size 2 --seconds 3 --precisions fp32,bf16
 else
-  bench qwen3_0.6B 200 tts_assets.qwen3.bench --size 0.6B --batch-size 8 --seconds 8 --steps 10
-  bench xtts 200 tts_assets.xtts.bench --steps 20 --batch-size 3 --seconds 10 --precisions fp32,fp16,bf16
+  bench qwen3_0.6B 150 tts_assets.qwen3.bench --size 0.6B --batch-size 8 --seconds 8 --steps 10
+  bench xtts 150 tts_assets.xtts.bench --steps 20 --batch-size 3 --seconds 10 --precisions fp32,fp16,bf16
   bench qwen3_1.7B 120 tts_assets.qwen3.bench --size 1.7B --batch-size 8 --seconds 8 --steps 10
-  bench train_smoke 240 bench.gpu.train_smoke --voice-data .gpu_smoke/data
+  bench train_smoke 150 bench.gpu.train_smoke --voice-data .gpu_smoke/data
 fi
 python3 bench/gpu/summarize.py "$out"/*.json

@@ -24,7 +24,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tts_assets.gpu_cards import claimed_card  # noqa: E402
+from tts_assets.gpu_cards import hold_a_card  # noqa: E402
 from tts_assets.layout import DataLayout  # noqa: E402
 from tts_assets_tests.qwen3_fixtures import build_tiny_qwen3  # noqa: E402
 
@@ -93,19 +93,19 @@ def main() -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    checks = [lambda w: qwen3(args.voice_data, w, args.device),
-              lambda w: xtts(args.voice_data, w, args.device, "fp32"),
-              lambda w: xtts(args.voice_data, w, args.device, "fp16")]
+    checks = {"qwen3": lambda w: qwen3(args.voice_data, w, args.device),
+              "xtts_fp32": lambda w: xtts(args.voice_data, w, args.device, "fp32"),
+              "xtts_fp16": lambda w: xtts(args.voice_data, w, args.device, "fp16")}
     results = []
-    # As a pipeline step would: hold a card and see only it (nvidia-smi lists the machine's cards).
-    with claimed_card() as card, tempfile.TemporaryDirectory() as tmp:
-        for check in checks:
+    card = hold_a_card()  # as a pipeline step does: one card, the only one visible (nvidia-smi lists them)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, check in checks.items():
             started = time.perf_counter()
             try:
                 result = check(Path(tmp))
             except Exception as error:  # one failing check still leaves the others' results
                 traceback.print_exc()
-                result = {"check": "?", "passed": False, "error": f"{type(error).__name__}: {error}"}
+                result = {"check": name, "passed": False, "error": f"{type(error).__name__}: {error}"}
             result.update(card=card, visible=os.environ.get("CUDA_VISIBLE_DEVICES"),
                           wall_s=round(time.perf_counter() - started, 1))
             print(json.dumps(result, default=str), flush=True)

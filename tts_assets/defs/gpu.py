@@ -3,8 +3,9 @@ for the UI, the Kubernetes resource request dagster-k8s applies to its pod, and 
 (which card: one no other step of the machine holds)."""
 
 import functools
+import inspect
 
-from tts_assets.gpu_cards import claimed_card
+from tts_assets.gpu_cards import hold_a_card
 
 GPU_POOL = "gpu"
 GPU_TAGS = {"tts_assets/gpu": "true"}
@@ -17,14 +18,19 @@ GPU = dict(pool=GPU_POOL, tags=GPU_TAGS, op_tags=GPU_OP_TAGS)
 
 
 def on_a_free_card(step):
-    """Run a GPU step's function holding a card of its own (`tts_assets.gpu_cards`). Dagster reads
-    the step's parameters through the wrapper (`functools.wraps`)."""
+    """Run a GPU step's function on a card of its own (`tts_assets.gpu_cards.hold_a_card`). Dagster
+    reads the step's parameters through the wrapper (`functools.wraps`), but not whether it yields,
+    so a generator is refused here rather than run without being iterated."""
+    if inspect.isgeneratorfunction(step) or inspect.iscoroutinefunction(step) or inspect.isasyncgenfunction(step):
+        raise TypeError(f"{step.__name__}: on_a_free_card takes a function that returns its result")
+    if next(iter(inspect.signature(step).parameters), None) != "context":
+        raise TypeError(f"{step.__name__}: a GPU step takes `context` first (the card is logged to it)")
 
     @functools.wraps(step)
     def on_a_card(context, *args, **kwargs):
-        with claimed_card() as card:
-            if card is not None:
-                context.log.info(f"on GPU {card}")
-            return step(context, *args, **kwargs)
+        card = hold_a_card()
+        if card is not None:
+            context.log.info(f"on GPU {card}")
+        return step(context, *args, **kwargs)
 
     return on_a_card
