@@ -115,6 +115,7 @@ def test_numbers_of_other_languages_are_read_as_they_are_written(lang, text, spo
         ("it", "Ha 3,5 anni.", ["3,5"]),  # num2words drops Italian decimals ("tre")
         ("ru", "В 1850 году, 5 раз.", ["1850", "5"]),  # declined: "в тысяча восемьсот пятидесятом году"
         ("fr", "Le 1er janvier.", ["1er"]),
+        ("de", "Es wog 2,5 kg und lief 10 km.", ["2,5", "10"]),  # "Kilogramm": units are spelled in English only
         ("ko", "3시에.", ["3시에."]),
     ],
 )

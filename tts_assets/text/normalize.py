@@ -198,7 +198,9 @@ def _localized_numbers(text: str, lang: str) -> str:
     # A number glued to letters ("MP3", "1er") is left; in Japanese, written without spaces, only
     # to Latin ones: "1,000円" is "千円".
     word = "A-Za-z0-9_" if base == "ja" else "\\w"
-    number = re.compile(rf"(?<![{word}.,:/])((?:{grouped}\d+){fraction}){ordinal}(?![{word}:/]|[.,]\d)(\s?%)?")
+    # Before a unit ("2,5 kg") the reader said the unit's word, which only English spells out here.
+    unit = rf"(?!\s?(?:{_UNIT})(?![{word}]))"
+    number = re.compile(rf"(?<![{word}.,:/])((?:{grouped}\d+){fraction}){ordinal}{unit}(?![{word}:/]|[.,]\d)(\s?%)?")
 
     def spoken(match: re.Match) -> str:
         digits, percent = match.groups()
