@@ -287,6 +287,50 @@ def test_fp32_master_weights_take_the_updates_that_bf16_weights_round_away():
     assert np.isfinite([ours["last_loss"], upstream["last_loss"]]).all()
 
 
+def test_bf16_weights_keep_small_updates_with_the_compensated_optimizer():
+    """`qwen3.weights: bfloat16` (1.7B on a 24 GB card): the same gradients, thirty AdamW steps at
+    upstream's lr. With Kahan summation the bf16 weight plus its compensation moves as the fp32
+    master weight does; plain AdamW on bf16 weights (upstream's recipe) keeps a small part of it."""
+    from tts_assets.qwen3.model import training_optimizer
+
+    torch.manual_seed(0)
+    start = torch.randn(4096)
+    grads = [torch.randn(4096) for _ in range(30)]
+
+    def moved(dtype, make_optimizer):
+        weight = torch.nn.Parameter(start.to(dtype, copy=True))
+        optimizer = make_optimizer([weight])
+        for grad in grads:
+            weight.grad = grad.to(dtype)
+            optimizer.step()
+        compensation = optimizer.state[weight].get("kahan_comp")
+        held = weight.detach().float() + (compensation.float() if compensation is not None else 0)
+        return held - start.to(dtype).float()
+
+    fp32 = moved(torch.float32, lambda w: training_optimizer(w, "float32", 2e-6, 0.01))
+    kahan = moved(torch.bfloat16, lambda w: training_optimizer(w, "bfloat16", 2e-6, 0.01))
+    plain = moved(torch.bfloat16, lambda w: torch.optim.AdamW(w, lr=2e-6, weight_decay=0.01))
+    assert torch.nn.functional.cosine_similarity(kahan, fp32, dim=0) > 0.99
+    assert 0.95 < kahan.norm() / fp32.norm() < 1.05
+    assert plain.norm() < 0.2 * fp32.norm()
+
+
+def test_bf16_weights_train_speak_and_take_over_an_fp32_run(layout, tiny_qwen3, caplog):
+    train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=6), max_steps=1)
+    with caplog.at_level("WARNING", logger="tts_assets.qwen3.train"):
+        result = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=6, weights="bfloat16"))
+    assert "qwen3.weights is now bfloat16: the optimizer state starts afresh" in caplog.text
+    assert result.resumed_from_step == 1 and all(np.isfinite(result.train_losses))
+    assert np.mean(result.train_losses[-3:]) < np.mean(result.train_losses[:3]) - 0.3
+    with safe_open(result.checkpoint / "model.safetensors", "pt") as weights:
+        assert weights.get_tensor("talker.codec_head.weight").dtype == torch.bfloat16
+    again = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=7, weights="bfloat16"))
+    assert again.resumed_from_step == result.step  # its own optimizer state resumes
+    audio, rate = Qwen3Voice(again.checkpoint, "cpu").speak("He was not an ill disposed young man.",
+                                                            max_new_tokens=20, seed=0)
+    assert rate == 24000 and len(audio) >= 1920 and np.isfinite(audio).all()
+
+
 def test_a_stopped_run_does_not_count_as_trained_on_its_data(layout, tiny_qwen3):
     """Only a run through all its epochs records the dataset it trained on; a stopped one stays due
     (the nightly schedule retrains it) and resumes where it stopped."""

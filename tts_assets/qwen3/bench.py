@@ -2,15 +2,16 @@
 training settings against the upstream recipe's (`finetuning/sft_12hz.py`) on the same batch.
 
     python -m tts_assets.qwen3.bench [--size 0.6B] [--batch-size 8] [--seconds 8] [--steps 10]
-                                     [--variants ours,upstream] [--out bench.json]
+                                     [--variants ours,ours_bf16,upstream] [--out bench.json]
 
 - ours: fp32 master weights under bf16 autocast (fp32 on a CPU), AdamW on the fp32 weights,
   speaker embeddings computed once per reference clip (as `train_voice` does).
+- ours_bf16: the same with `qwen3.weights: bfloat16`: bf16 weights, AdamW with Kahan summation.
 - upstream: the model in bf16 under bf16 autocast (`Accelerator(mixed_precision="bf16")`), plain
   AdamW on the bf16 weights, the speaker encoder run on the batch's reference mels every step.
 Both use the project's loss: upstream's own crashes on 0.6B (#120) and mislabels its targets. Also
 reported: the share of weights with a gradient that one optimizer step at lr 2e-6 actually changes
-(bf16 weights round most updates away). Nothing is downloaded: the configuration is built from the
+(bf16 weights round most updates away; with Kahan summation the weight counts with its compensation). Nothing is downloaded: the configuration is built from the
 published sizes and the weights are random, so the figures are the model's cost, not its quality.
 """
 
@@ -28,7 +29,7 @@ import torch
 from tts_assets.benchmarking import measure_each
 from tts_assets.qwen3.batch import Example, collate
 from tts_assets.qwen3.loss import compute_losses
-from tts_assets.qwen3.model import attention_implementation
+from tts_assets.qwen3.model import attention_implementation, training_optimizer
 
 FRAME_RATE = 12.5
 TOKENS_PER_SECOND = 3.5  # English text tokens per second of read speech
@@ -124,19 +125,29 @@ def run(variant: str, size: str, batch_size: int, seconds: float, steps: int, wa
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     cuda = device.startswith("cuda")
     upstream = variant == "upstream"
-    weights = torch.bfloat16 if upstream else torch.float32
+    weights = torch.float32 if variant == "ours" else torch.bfloat16
     model = build_model(size, device, weights)
     trainable = [p for n, p in model.named_parameters() if not n.startswith("speaker_encoder")]
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(not name.startswith("speaker_encoder"))
-    optimizer = torch.optim.AdamW(trainable, lr=LR, weight_decay=0.01)
+    if upstream:
+        optimizer = torch.optim.AdamW(trainable, lr=LR, weight_decay=0.01)
+    else:
+        optimizer = training_optimizer(trainable, str(weights).removeprefix("torch."), LR, 0.01)
     batch_cpu, reference = synthetic_batch(size, batch_size, seconds)
     batch = batch_cpu.to(device)
     mels = reference_mels(reference).repeat(batch_size, 1, 1)
     with torch.no_grad():
         speaker_once = model.speaker_encoder(mels[:1].to(device, weights))[0].float().expand(batch_size, -1)
-    # bf16 autocast on a GPU for both (as training does); on a CPU only where the weights are bf16.
-    autocast = torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=cuda or upstream)
+    # bf16 autocast on a GPU for all (as training does); on a CPU only where the weights are bf16.
+    autocast = torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=cuda or weights == torch.bfloat16)
+
+    def effective(parameter: torch.Tensor) -> torch.Tensor:
+        """The weight as training holds it: with Kahan summation, plus its compensation."""
+        compensation = optimizer.state.get(parameter, {}).get("kahan_comp")
+        if compensation is not None and compensation.shape == parameter.shape:
+            return parameter.detach().float() + compensation.float()
+        return parameter.detach().clone()
 
     def step(measure: bool = False) -> tuple[float, float | None]:
         """One optimizer step; with `measure`, also the share of weights with a gradient that it changed."""
@@ -149,10 +160,10 @@ def run(variant: str, size: str, batch_size: int, seconds: float, steps: int, wa
             losses = compute_losses(model, batch, speaker, 0.3)
         losses.total.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        before = [(p.detach().clone(), p.grad != 0) for p in trainable] if measure else []
+        before = [(effective(p), p.grad != 0) for p in trainable] if measure else []
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        changed = sum(int(((p.detach() != old) & moved).sum()) for p, (old, moved) in zip(trainable, before))
+        changed = sum(int(((effective(p) != old) & moved).sum()) for p, (old, moved) in zip(trainable, before))
         touched = sum(int(moved.sum()) for _, moved in before)
         return losses.total.item(), (changed / touched if measure else None)
 
@@ -195,7 +206,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each clip in the batch")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--variants", default="ours,upstream")
+    parser.add_argument("--variants", default="ours,ours_bf16,upstream")
     parser.add_argument("--device")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)

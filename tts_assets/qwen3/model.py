@@ -29,8 +29,12 @@ def attention_implementation(device: str) -> str:
     return "sdpa"
 
 
-def load_for_training(path: str | Path, device: str):
-    """The full model (speaker encoder included) in fp32: the master weights AdamW updates.
+WEIGHT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def load_for_training(path: str | Path, device: str, weights: str = "float32"):
+    """The full model (speaker encoder included) with the weights the optimizer updates: fp32
+    master weights, or bf16 ones for `training_optimizer`'s compensated AdamW.
 
     A custom-voice checkpoint of ours is loaded as a base model, so its speaker encoder comes back.
     """
@@ -42,12 +46,22 @@ def load_for_training(path: str | Path, device: str):
         raise ModelNotFoundError(str(path), f"{exc}; give a local Qwen3-TTS model folder when offline") from exc
     config.tts_model_type = "base"
     model = Qwen3TTSForConditionalGeneration.from_pretrained(
-        str(path), config=config, dtype=torch.float32,
+        str(path), config=config, dtype=WEIGHT_DTYPES[weights],
         attn_implementation=attention_implementation(device),
     )
-    log.info("loaded %s for training on %s (%s attention, fp32 weights)", path, device,
-             model.config._attn_implementation)
+    log.info("loaded %s for training on %s (%s attention, %s weights)", path, device,
+             model.config._attn_implementation, weights)
     return model.to(device)
+
+
+def training_optimizer(parameters, weights: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW for the weights as they are kept. On bf16 weights plain AdamW rounds most small updates
+    away; optimi's AdamW with Kahan summation carries each step's rounding error into the next."""
+    if weights == "bfloat16":
+        from optimi import AdamW
+
+        return AdamW(parameters, lr=lr, weight_decay=weight_decay, kahan_sum=True)
+    return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
 
 
 def local_folder(name_or_path: str) -> Path:

@@ -27,7 +27,7 @@ from tts_assets.qwen3.batch import Example, collate
 from tts_assets.qwen3.checkpoint import checkpoints, load_training_state, prune, recover, save_checkpoint
 from tts_assets.qwen3.codes import QWEN3_RATE, load_24k
 from tts_assets.qwen3.loss import compute_losses
-from tts_assets.qwen3.model import load_for_training, local_folder, resolve_device
+from tts_assets.qwen3.model import load_for_training, local_folder, resolve_device, training_optimizer
 from tts_assets.qwen3.paths import codes_manifest, codes_store, run_dir
 from tts_assets.qwen3.settings import Qwen3Settings
 
@@ -94,7 +94,7 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     if run.is_dir():
         recover(run)
     previous = checkpoints(run)
-    model = load_for_training(previous[-1] if previous else base, device)
+    model = load_for_training(previous[-1] if previous else base, device, settings.weights)
     processor = Qwen3TTSProcessor.from_pretrained(str(base))
     store = dict(np.load(codes_store(layout, voice)))
     train_examples = build_examples(train_rows, store, processor)
@@ -104,7 +104,7 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     trainable = [p for n, p in model.named_parameters() if not n.startswith("speaker_encoder")]
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(not name.startswith("speaker_encoder"))
-    optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = training_optimizer(trainable, settings.weights, settings.lr, settings.weight_decay)
     micro_per_epoch = math.ceil(len(train_examples) / settings.batch_size)
     steps_per_epoch = math.ceil(micro_per_epoch / settings.grad_accum)
     run_steps = steps_per_epoch * settings.epochs
@@ -119,7 +119,10 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
         state = load_training_state(previous[-1])
         step = state["step"]
         if state.get("dataset_fingerprint") == fingerprint:
-            optimizer.load_state_dict(state["optimizer"])
+            if state["settings"].get("weights", "float32") == settings.weights:
+                optimizer.load_state_dict(state["optimizer"])
+            else:  # the other optimizer's state does not fit this one
+                log.warning("%s: qwen3.weights is now %s: the optimizer state starts afresh", voice, settings.weights)
             scheduler.load_state_dict(state["scheduler"])
             epoch, micro_done = state["epoch"], state["micro_done"]
             torch.set_rng_state(state["torch_rng"])
@@ -130,9 +133,11 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             total_steps += step
             log.info("%s: dataset changed since %s: training again from its weights", voice, previous[-1].name)
 
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
-    )
+    # bf16 autocast on a GPU; on a CPU only around bf16 weights (fp32 inputs meet them there).
+    if device.startswith("cuda") or settings.weights == "bfloat16":
+        autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
+    else:
+        autocast = contextlib.nullcontext()
     writer = SummaryWriter(str(run / "tensorboard"))
     result = TrainResult(previous[-1] if previous else base, step, resumed_from)
 
