@@ -211,4 +211,5 @@ def test_word_error_rate_reads_words_as_the_datasets_do_in_any_language():
     # punctuation and case are not words; numbers are spelled as the language writes them
     assert word_error_rate(["Hallo, Welt! Es sind 3,5 Grad."], ["hallo welt es sind drei komma fünf grad"], "de") == 0
     assert word_error_rate(["Hallo, Welt!"], ["Hallo Wald."], "de") == 0.5
-    assert word_error_rate(["5 ആപ്പിളുകൾ ഉണ്ട്."], ["ആപ്പിളുകൾ ഉണ്ട്"], "ml") == 0  # no number words: digits drop out
+    assert word_error_rate(["5 ആപ്പിളുകൾ ഉണ്ട്."], ["5 ആപ്പിളുകൾ ഉണ്ട്"], "ml") == 0
+    assert word_error_rate(["В 1850 году было 5 раз."], ["В 1900 году было 7 раз."], "ru") == pytest.approx(2 / 6)  # digits are words

@@ -288,14 +288,15 @@ def test_fp32_master_weights_take_the_updates_that_bf16_weights_round_away():
 
 
 def test_bf16_weights_keep_small_updates_with_the_compensated_optimizer():
-    """`qwen3.weights: bfloat16` (1.7B on a 24 GB card): the same gradients, thirty AdamW steps at
-    upstream's lr. With Kahan summation the bf16 weight plus its compensation moves as the fp32
-    master weight does; plain AdamW on bf16 weights (upstream's recipe) keeps a small part of it."""
+    """`qwen3.weights: bfloat16` (1.7B on a 24 GB card): the same gradients, of a size a 1.7B model's
+    have after clipping (1e-6), thirty AdamW steps at upstream's lr. With Kahan summation the bf16
+    weight plus its compensation moves as the fp32 master weight does; plain AdamW on bf16 weights
+    (upstream's recipe) keeps under 1% of the movement."""
     from tts_assets.qwen3.model import training_optimizer
 
     torch.manual_seed(0)
     start = torch.randn(4096)
-    grads = [torch.randn(4096) for _ in range(30)]
+    grads = [torch.randn(4096) * 1e-6 for _ in range(30)]
 
     def moved(dtype, make_optimizer):
         weight = torch.nn.Parameter(start.to(dtype, copy=True))
@@ -312,7 +313,7 @@ def test_bf16_weights_keep_small_updates_with_the_compensated_optimizer():
     plain = moved(torch.bfloat16, lambda w: torch.optim.AdamW(w, lr=2e-6, weight_decay=0.01))
     assert torch.nn.functional.cosine_similarity(kahan, fp32, dim=0) > 0.99
     assert 0.95 < kahan.norm() / fp32.norm() < 1.05
-    assert plain.norm() < 0.2 * fp32.norm()
+    assert plain.norm() < 0.01 * fp32.norm()
 
 
 def test_bf16_weights_train_speak_and_take_over_an_fp32_run(layout, tiny_qwen3, caplog):

@@ -302,7 +302,7 @@ def test_huge_numbers_are_read_digit_by_digit():
 def test_other_languages_are_normalized_as_their_datasets_are():
     assert speakable("Er zahlte 3,5 Millionen.\nUnd 1.000 Euro.", "de") == (
         "Er zahlte drei Komma fünf Millionen.\nUnd eintausend Euro.")
-    assert speakable("5 ആപ്പിളുകൾ", "ml") == "5 ആപ്പിളുകൾ"  # num2words has no Malayalam: sent as it is
+    assert speakable("5 ആപ്പിളുകൾ", "ml") == "5 ആപ്പിളുകൾ"  # numbers of languages not spelled: sent as they are
 
 
 def test_unexpected_errors_get_a_json_500(layout):

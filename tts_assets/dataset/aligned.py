@@ -76,7 +76,7 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSetti
     """A candidate with refined cut points, or a rejection."""
     try:
         text = normalize_text(row["text"], settings.align.language)
-    except (NotImplementedError, ValueError, OverflowError) as exc:  # e.g. no number words for the language
+    except (NotImplementedError, ValueError, OverflowError) as exc:  # num2words on a number it cannot spell
         return _rejection(row, Reason.UNSPOKEN_TEXT, f"cannot spell out the text: {exc}")
     left = unspoken(text)
     if left:  # the aligner would skip them and the text would keep them: neither is the audio

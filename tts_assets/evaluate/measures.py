@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import regex
 import soxr
 
-from tts_assets.text.normalize import normalize_text, spoken_words
+from tts_assets.text.normalize import normalize_text
 
 WHISPER_RATE = 16000
 SPEECH_FLOOR_DB = -45.0  # 20 ms frames louder than this (dBFS) count as sound
@@ -13,12 +14,8 @@ SPEECH_FLOOR_DB = -45.0  # 20 ms frames louder than this (dBFS) count as sound
 
 def wer_words(text: str, language: str = "en") -> str:
     """Lowercase words without punctuation, numbers (and in English abbreviations) spelled out, as
-    the datasets' texts are."""
-    try:
-        text = normalize_text(text, language)
-    except NotImplementedError:  # num2words has no words for the language: its digits drop out
-        pass
-    return " ".join(spoken_words(text))
+    the datasets' texts are; numbers left as digits count as words too."""
+    return " ".join(regex.findall(r"[\p{L}\p{M}\p{N}]+(?:'[\p{L}\p{M}\p{N}]+)*", normalize_text(text, language).lower()))
 
 
 def word_error_rate(references: list[str], hypotheses: list[str], language: str = "en") -> float:

@@ -1,4 +1,4 @@
-"""Loading Qwen3-TTS for training (fp32 master weights) and for inference."""
+"""Loading Qwen3-TTS for training (fp32 master weights, or bf16 ones) and for inference; its optimizer."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ WEIGHT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 def load_for_training(path: str | Path, device: str, weights: str = "float32"):
     """The full model (speaker encoder included) with the weights the optimizer updates: fp32
-    master weights, or bf16 ones for `training_optimizer`'s compensated AdamW.
+    master weights, or bf16 ones for `training_optimizer`'s compensated AdamW (`qwen3.weights`).
 
     A custom-voice checkpoint of ours is loaded as a base model, so its speaker encoder comes back.
     """
@@ -56,11 +56,14 @@ def load_for_training(path: str | Path, device: str, weights: str = "float32"):
 
 def training_optimizer(parameters, weights: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """AdamW for the weights as they are kept. On bf16 weights plain AdamW rounds most small updates
-    away; optimi's AdamW with Kahan summation carries each step's rounding error into the next."""
+    away; optimi's AdamW with Kahan summation carries each step's rounding error into the next. Its
+    eps is torch's (optimi's 1e-6 would swamp gradients of 1e-6 and smaller, as a 1.7B model's are);
+    beta2 stays optimi's 0.99, since a bf16 second moment cannot follow a 0.999 decay once the
+    gradients shrink."""
     if weights == "bfloat16":
         from optimi import AdamW
 
-        return AdamW(parameters, lr=lr, weight_decay=weight_decay, kahan_sum=True)
+        return AdamW(parameters, lr=lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=weight_decay, kahan_sum=True)
     return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
 
 

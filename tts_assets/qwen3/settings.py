@@ -19,8 +19,8 @@ class Qwen3Settings(SectionSettings):
     grad_accum: int = 8  # 4 × 8 = upstream's batch of 32
     lr: float = 2e-6  # upstream README; 2e-5 gave noise (QwenLM/Qwen3-TTS #39)
     # float32: fp32 master weights, 16 bytes a parameter (1.7B needs a 48 GB card). bfloat16: bf16
-    # weights with Kahan-compensated AdamW (optimi), 10 bytes a parameter, for 1.7B on a 24 GB card:
-    # the compensation keeps the updates that rounding to bf16 drops (upstream's bf16 loses 96%).
+    # weights with Kahan-compensated AdamW (optimi), 10 bytes a parameter, meant for 1.7B on a 24 GB
+    # card (not yet measured on one): the compensation keeps the updates rounding to bf16 drops.
     weights: Literal["float32", "bfloat16"] = "float32"
     weight_decay: float = 0.01
     warmup_steps: int = 10

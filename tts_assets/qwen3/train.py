@@ -1,8 +1,10 @@
 """Supervised fine-tuning of a Qwen3-TTS base model on one voice's audio codes.
 
 fp32 master weights with bf16 autocast on a GPU (fp32 on the CPU): bf16 weights with plain AdamW
-barely move at lr 2e-6. Gradient accumulation, clipping, linear warm-up then cosine decay,
-validation loss each epoch, TensorBoard scalars, resumable checkpoints.
+barely move at lr 2e-6. Or, with `qwen3.weights: bfloat16`, bf16 weights with Kahan-compensated
+AdamW, which keeps those updates in 10 bytes a parameter instead of 16. Gradient accumulation,
+clipping, linear warm-up then cosine decay, validation loss each epoch, TensorBoard scalars,
+resumable checkpoints.
 """
 
 from __future__ import annotations

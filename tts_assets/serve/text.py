@@ -21,15 +21,8 @@ _CLAUSE = re.compile(r"[,;:]\s|\s[-–—]+\s")
 def speakable(text: str, language: str = "en", normalize: bool = True) -> str:
     text = " ".join(text.replace("\r", "\n").split(" "))
     # normalize_text joins lines; keep paragraph/line breaks as sentence ends.
-    return "\n".join(_normalized(line, language) if normalize else " ".join(line.split())
+    return "\n".join(normalize_text(line, language) if normalize else " ".join(line.split())
                      for line in text.split("\n") if line.strip())
-
-
-def _normalized(line: str, language: str) -> str:
-    try:
-        return normalize_text(line, language)
-    except NotImplementedError:  # num2words has no words for the language: its digits stay
-        return " ".join(line.split())
 
 
 def split_sentences(text: str) -> list[str]:

@@ -62,32 +62,58 @@ _NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _DIGITS = re.compile(r"\d+(?:[,.]\d+)*")  # with its thousands separators and decimal point
 MAX_NUMBER_DIGITS = 15
 
-# How other languages write numbers: (thousands separators, decimal mark). "1.000" is a thousand
-# in German and "3,5" three and a half; in French "10 000" is ten thousand. A number written any
-# other way keeps its digits, so the clip is rejected rather than kept misread; so does every
-# number of a language that declines its numerals (Russian "в 1850 году", Finnish "5:ssä"), where
-# num2words's one form is often not what the reader said. Other languages get plain integers.
-_DOT_THOUSANDS = ("de", "es", "it", "pt", "nl", "da", "tr", "id", "el", "ro")
-NUMBER_STYLES = {**dict.fromkeys(("ja", "zh", "ko", "he", "th", "hi"), (",", ".")),
-                 **dict.fromkeys(_DOT_THOUSANDS, (".", ",")), **dict.fromkeys(("fr", "sv", "nb", "no"), (" ", ","))}
-DECLINED_NUMERALS = {"ru", "uk", "be", "pl", "cs", "sk", "bg", "sr", "hr", "bs", "sl", "fi", "hu", "et", "lv", "lt"}
-# num2words reads decimals right in these; it drops them in Italian and runs them together in Turkish.
-SPOKEN_DECIMALS = {"de", "fr", "pt", "nl", "sv", "da", "ja", "ko"}
-# These write ordinals as "3." ("am 3. Mai"): a number, a period and a word is left, being ambiguous.
-ORDINAL_PERIOD = {"de", "da", "nb", "no", "tr", "is"}
-# These read a year as hundreds ("achtzehnhundertfünfzig"), as English does.
+# The languages besides English whose numbers are spelled, and how they write them: (thousands
+# separators, decimal mark). "1.000" is a thousand in German and "3,5" three and a half; in French
+# "10 000" is ten thousand. Every other language keeps its digits, so the clip is rejected rather
+# than kept misread: num2words lacks some, loops forever on others (Amharic), runs Turkish words
+# together, and gives one form where a language declines its numerals (Russian "в 1850 году",
+# Finnish "5:ssä") or inflects them for gender (Hebrew, Arabic, Korean counters).
+NUMBER_STYLES = {**dict.fromkeys(("de", "es", "it", "pt", "nl", "da", "id", "ca"), (".", ",")),
+                 **dict.fromkeys(("fr", "sv", "no"), (" ", ",")), "ja": (",", ".")}
+LANGUAGE_ALIASES = {"nb": "no"}  # num2words knows Norwegian Bokmål as "no"
+# num2words reads a one-digit decimal right in these (it drops Italian decimals, says Catalan "punt");
+# a longer one is left: "1,80" is read "eins achtzig" as often as "eins Komma acht null".
+SPOKEN_DECIMALS = {"de", "fr", "pt", "nl", "sv", "no", "da", "id", "ja"}
+# These write ordinals as "3." ("am 3. Mai", "Ludwig der 14."): a number before a period is left.
+ORDINAL_PERIOD = {"de", "da", "no"}
+# These read a year as hundreds ("achtzehnhundertfünfzig", as English does); num2words can for the
+# first group, not for the second, whose four-digit numbers of 1100-1999 are left.
 YEARS_IN_HUNDREDS = {"de", "nl", "da"}
+YEARS_UNSPELLED = {"sv", "no"}
 PERCENT = {"de": "Prozent", "fr": "pour cent", "es": "por ciento", "it": "per cento", "pt": "por cento",
-           "nl": "procent", "sv": "procent", "da": "procent"}
+           "nl": "procent", "sv": "procent", "da": "procent", "no": "prosent", "ca": "per cent"}
+# Abbreviations after a number whose word the reader said (units are spelled in English only).
+_LOCAL_UNITS = "|".join(re.escape(u) for u in sorted(
+    {*UNITS, "h", "l", "t", "s", "ha", "w", "kw", "v", "mio.", "mrd.", "tsd.", "std.", "min.", "sek.", "jh."},
+    key=len, reverse=True))
+_PROTECTED = {str(d): chr(0xE000 + d) for d in range(10)}  # digits no rule may spell (Unicode private use)
+_UNPROTECTED = {v: k for k, v in _PROTECTED.items()}
 
 
-def _digit_by_digit(match: re.Match, english: bool) -> str:
-    """Numbers longer than MAX_NUMBER_DIGITS are read digit by digit, as people read card numbers
-    (and as num2words can: it overflows on a few hundred digits)."""
+def _protect(match: re.Match) -> str:
+    return "".join(_PROTECTED.get(ch, ch) for ch in match.group(0))
+
+
+def _agreement_ambiguous(value: int, base: str) -> bool:
+    """Whether the word for `value` depends on what it counts, which num2words cannot know:
+    "un/une", "uno/una", "dois/duas", "doscientos/doscientas", "ein/eine", "en/ett"."""
+    last_two = value % 100
+    if base in ("es", "fr", "it", "pt", "ca", "sv", "no") and value % 10 == 1 and last_two != 11:
+        return True
+    if base in ("es", "pt", "ca") and value % 1000 >= 200:
+        return True
+    if base in ("pt", "ca") and value % 10 == 2 and last_two != 12:
+        return True
+    return base in ("de", "da") and last_two == 1
+
+
+def _digit_by_digit(match: re.Match) -> str:
+    """English numbers longer than MAX_NUMBER_DIGITS are read digit by digit, as people read card
+    numbers (and as num2words can: it overflows on a few hundred digits)."""
     number = match.group(0)
     if sum(ch.isdigit() for ch in number) <= MAX_NUMBER_DIGITS:
         return number
-    return " ".join("point" if ch == "." and english else ch for ch in number if ch.isdigit() or english and ch == ".")
+    return " ".join("point" if ch == "." else ch for ch in number if ch != ",")
 
 
 def num2words(number, lang: str = "en", **kwargs) -> str:
@@ -186,34 +212,44 @@ def _abbreviation(match: re.Match) -> str:
 
 
 def _localized_numbers(text: str, lang: str) -> str:
-    """Spell the numbers of a language other than English as it writes them (NUMBER_STYLES), with
-    "%" where PERCENT has its word; leave the digits of any other."""
+    """Spell the numbers of a language of NUMBER_STYLES as it writes them, with "%" where PERCENT has
+    its word; leave the digits of any number that could be misread, and of any other language."""
     base = re.split(r"[-_]", lang.lower())[0]
-    if base in DECLINED_NUMERALS:
+    base = LANGUAGE_ALIASES.get(base, base)
+    if base not in NUMBER_STYLES:
         return text
-    thousands, decimal = NUMBER_STYLES.get(base, ("", ""))
-    grouped = rf"\d{{1,3}}(?:[{re.escape(thousands)}]\d{{3}})+|" if thousands else ""
-    fraction = rf"(?:{re.escape(decimal)}\d+)?" if base in SPOKEN_DECIMALS else ""
-    ordinal = r"(?!\.\s+\w)" if base in ORDINAL_PERIOD else ""
+    thousands, decimal = NUMBER_STYLES[base]
     # A number glued to letters ("MP3", "1er") is left; in Japanese, written without spaces, only
     # to Latin ones: "1,000円" is "千円".
     word = "A-Za-z0-9_" if base == "ja" else "\\w"
-    # Before a unit ("2,5 kg") the reader said the unit's word, which only English spells out here.
-    unit = rf"(?!\s?(?:{_UNIT})(?![{word}]))"
-    number = re.compile(rf"(?<![{word}.,:/])((?:{grouped}\d+){fraction}){ordinal}{unit}(?![{word}:/]|[.,]\d)(\s?%)?")
+    grouped = rf"\d{{1,3}}(?:[{re.escape(thousands)}]\d{{3}})+|"
+    fraction = rf"(?:{re.escape(decimal)}\d+)?" if base in SPOKEN_DECIMALS else ""
+    period = r"(?!\.)" if base in ORDINAL_PERIOD else r"(?!\.[^\W\d_])"  # "3.Mai", "3.º"
+    unit = rf"(?!\s*(?i:{_LOCAL_UNITS})(?![{word}]))"
+    number = re.compile(
+        rf"(?<![{word}.,:/])(?<!\d\s)((?:{grouped}\d+){fraction}){period}{unit}(?![{word}:/]|[.,]\d|\s\d)(\s?%)?"
+    )
 
     def spoken(match: re.Match) -> str:
-        digits, percent = match.groups()
-        if percent and base not in PERCENT:
+        written, percent = match.groups()
+        whole, _, fraction_digits = written.partition(decimal) if decimal in written else (written, "", "")
+        whole = re.sub(rf"[{re.escape(thousands)}]", "", whole)
+        kept = (
+            (percent and base not in PERCENT)
+            or len(fraction_digits) > 1
+            or len(whole) > MAX_NUMBER_DIGITS
+            or (len(whole) > 1 and whole.startswith("0"))  # "007", a telephone number
+            or (not fraction_digits and _agreement_ambiguous(int(whole), base))
+            or (base in YEARS_UNSPELLED and whole == written and re.fullmatch(r"1[1-9]\d\d", whole))
+        )
+        if kept:
             return match.group(0)
-        if thousands:
-            digits = re.sub(rf"[{re.escape(thousands)}](?=\d{{3}})", "", digits)
-        if decimal and decimal in digits:
-            words = num2words(float(digits.replace(decimal, ".")), lang=lang)
-        elif base in YEARS_IN_HUNDREDS and re.fullmatch(r"1[1-9]\d\d", digits) and digits == match.group(1):
-            words = num2words(int(digits), lang=lang, to="year")
+        if fraction_digits:
+            words = num2words(float(f"{whole}.{fraction_digits}"), lang=base)
+        elif base in YEARS_IN_HUNDREDS and whole == written and re.fullmatch(r"1[1-9]\d\d", whole):
+            words = num2words(int(whole), lang=base, to="year")
         else:
-            words = num2words(int(digits), lang=lang)
+            words = num2words(int(whole), lang=base)
         return words + (f" {PERCENT[base]}" if percent else "")
 
     return number.sub(spoken, text)
@@ -222,13 +258,12 @@ def _localized_numbers(text: str, lang: str) -> str:
 def normalize_text(text: str, lang: str = "en") -> str:
     """The spoken form of `text`: lowercase-preserving, words only plus sentence punctuation.
 
-    Numbers are spelled with num2words in `lang`, read as that language writes them ("1.000,5" in
-    German, "10 000" in French; NUMBER_STYLES), with "%" where PERCENT has its word. Other symbols,
-    units, currencies, fractions, decades, clock times and abbreviations are read for English only:
-    elsewhere they, and numbers that could be misread, are left as they are, so `unspoken` finds
-    them and the clip is rejected rather than kept with words the reader did not say. Raises
-    NotImplementedError, naming the language, when the text holds a number and num2words has no
-    words for `lang` (the caller rejects that clip).
+    Numbers are spelled with num2words: in English, and in the languages of NUMBER_STYLES as they
+    write them ("1.000" and "3,5" in German, "10 000" in French), with "%" where PERCENT has its
+    word. Symbols, units, currencies, fractions, decades, clock times and abbreviations are read for
+    English only. Whatever is not spelled keeps its digits or symbols, so `unspoken` finds them and
+    the clip is rejected rather than kept with words the reader did not say: numbers of other
+    languages, ranges and minus signs, and numbers whose reading the text does not settle.
     """
     english = lang.lower().startswith("en")
     if english:
@@ -236,7 +271,11 @@ def normalize_text(text: str, lang: str = "en") -> str:
                       lambda m: _fraction(m, lang), text)
     text = unicodedata.normalize("NFKC", text)
     text = "".join(PUNCTUATION.get(ch, ch) for ch in text)
-    text = _DIGITS.sub(lambda m: _digit_by_digit(m, english), text)
+    # A range ("1990-2000", "3 - 4") is read "to" or "bis", a minus sign "minus" or not at all: their
+    # numbers keep their digits (rejected) in any language, rather than "nineteen ninety-two thousand".
+    text = re.sub(r"\d[\d.,]*(?:\s?-\s?\d[\d.,]*)+|(?<![\w.,])-\d[\d.,]*", _protect, text)
+    if english:
+        text = _DIGITS.sub(_digit_by_digit, text)
     if english:
         text = re.sub(  # 2.0.1 → two point zero point one
             r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w.]*\d)",
@@ -271,6 +310,7 @@ def normalize_text(text: str, lang: str = "en") -> str:
         text = text.replace("&", " and ")
     else:
         text = _localized_numbers(text, lang)
+    text = "".join(_UNPROTECTED.get(ch, ch) for ch in text)
     return re.sub(r"\s+", " ", text).strip()
 
 
