@@ -16,6 +16,9 @@ END_TOLERANCE_S = 0.1
 # nearest pause within this reach.
 SNAP_REACH_S = 0.3
 PAUSE_MIN_S = 0.06  # a quiet run shorter than this is a stop consonant, not a pause
+# A quiet run this long lies between words; a shorter one may be the closure of a stop inside a
+# word ("A s|teaming"), so within reach a long pause is preferred to a nearer short one.
+PAUSE_LONG_S = 0.15
 PAUSE_MARGIN_S = 0.08  # keep a moved cut this far inside the pause when it is long enough
 
 
@@ -41,7 +44,8 @@ class CutResult:
 def quiet_position(
     audio: np.ndarray, position: int, sample_rate: int, not_after: int | None = None, not_before: int | None = None
 ) -> int:
-    """The point nearest to `position` that lies in a pause, PAUSE_MARGIN_S clear of speech.
+    """The point nearest to `position` that lies in a pause, PAUSE_MARGIN_S clear of speech; in a
+    pause of PAUSE_LONG_S or more when one is within reach.
 
     A pause is a run of at least PAUSE_MIN_S of 10 ms frames quieter than a tenth of the loud
     frames around it. Without one within SNAP_REACH_S, the position is kept. The point found is
@@ -60,7 +64,8 @@ def quiet_position(
     quiet = np.concatenate([rms <= max(0.1 * np.percentile(rms, 95), 1e-4), [False]])
     here = min(max((position - lo) // frame, 0), count - 1)
     min_run, margin = max(1, round(PAUSE_MIN_S * 100)), round(PAUSE_MARGIN_S * 100)
-    best, best_distance, run_start = None, None, None
+    long_run = round(PAUSE_LONG_S * 100)
+    best, best_rank, run_start = None, None, None
     for index, is_quiet in enumerate(quiet):
         if is_quiet:
             run_start = index if run_start is None else run_start
@@ -72,8 +77,9 @@ def quiet_position(
             point = lo + target * frame + frame // 2
             allowed = (not_after is None or point <= not_after) and (not_before is None or point >= not_before)
             within_reach = abs(target - here) * frame <= reach
-            if allowed and within_reach and (best_distance is None or abs(target - here) < best_distance):
-                best, best_distance = target, abs(target - here)
+            rank = (index - run_start >= long_run, -abs(target - here))
+            if allowed and within_reach and (best_rank is None or rank > best_rank):
+                best, best_rank = target, rank
         run_start = None
     if best is None or best == here:
         return position
