@@ -34,7 +34,7 @@ if [ "${1:-}" = "--tiny" ]; then
 else
   bench qwen3_0.6B 150 tts_assets.qwen3.bench --size 0.6B --batch-size 8 --seconds 8 --steps 10
   bench xtts 150 tts_assets.xtts.bench --steps 20 --batch-size 3 --seconds 10 --precisions fp32,fp16,bf16
-  bench qwen3_1.7B 120 tts_assets.qwen3.bench --size 1.7B --batch-size 8 --seconds 8 --steps 10
-  bench train_smoke 150 bench.gpu.train_smoke --voice-data .gpu_smoke/data
+  bench qwen3_1.7B 150 tts_assets.qwen3.bench --size 1.7B --batch-size 8 --seconds 8 --steps 10
+  bench train_smoke 120 bench.gpu.train_smoke --voice-data .gpu_smoke/data
 fi
 python3 bench/gpu/summarize.py "$out"/*.json
