@@ -29,7 +29,7 @@ import torch
 from tts_assets.benchmarking import measure_each
 from tts_assets.qwen3.batch import Example, collate
 from tts_assets.qwen3.loss import compute_losses
-from tts_assets.qwen3.model import attention_implementation, training_optimizer
+from tts_assets.qwen3.model import attention_implementation, held_weight, training_optimizer
 
 FRAME_RATE = 12.5
 TOKENS_PER_SECOND = 3.5  # English text tokens per second of read speech
@@ -142,12 +142,6 @@ def run(variant: str, size: str, batch_size: int, seconds: float, steps: int, wa
     # bf16 autocast on a GPU for all (as training does); on a CPU only where the weights are bf16.
     autocast = torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=cuda or weights == torch.bfloat16)
 
-    def effective(parameter: torch.Tensor) -> torch.Tensor:
-        """The weight as training holds it: with Kahan summation, plus its compensation."""
-        compensation = optimizer.state.get(parameter, {}).get("kahan_comp")
-        if compensation is not None and compensation.shape == parameter.shape:
-            return parameter.detach().float() + compensation.float()
-        return parameter.detach().clone()
 
     def step(measure: bool = False) -> tuple[float, float | None]:
         """One optimizer step; with `measure`, also the share of weights with a gradient that it changed."""
@@ -160,10 +154,10 @@ def run(variant: str, size: str, batch_size: int, seconds: float, steps: int, wa
             losses = compute_losses(model, batch, speaker, 0.3)
         losses.total.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        before = [(effective(p), p.grad != 0) for p in trainable] if measure else []
+        before = [(held_weight(optimizer, p), p.grad != 0) for p in trainable] if measure else []
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        changed = sum(int(((effective(p) != old) & moved).sum()) for p, (old, moved) in zip(trainable, before))
+        changed = sum(int(((held_weight(optimizer, p) != old) & moved).sum()) for p, (old, moved) in zip(trainable, before))
         touched = sum(int(moved.sum()) for _, moved in before)
         return losses.total.item(), (changed / touched if measure else None)
 

@@ -12,10 +12,9 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
 
 from tts_assets.atomic import atomic_path, write_text_atomic
+from tts_assets.audio.clips import read_mono
 from tts_assets.errors import InputFileError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, write_jsonl
@@ -29,9 +28,7 @@ QWEN3_RATE = 24000
 
 def load_24k(path: Path) -> np.ndarray:
     """Mono float32 at 24 kHz; other rates are resampled here, before any model sees them."""
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    return soxr.resample(audio, rate, QWEN3_RATE).astype(np.float32) if rate != QWEN3_RATE else audio
+    return read_mono(path, QWEN3_RATE)[0]
 
 
 def choose_reference(rows: list[dict], dataset_dir: Path) -> Path:

@@ -234,19 +234,20 @@ def _localized_numbers(text: str, lang: str) -> str:
         written, percent = match.groups()
         whole, _, fraction_digits = written.partition(decimal) if decimal in written else (written, "", "")
         whole = re.sub(rf"[{re.escape(thousands)}]", "", whole)
+        year_like = whole == written and re.fullmatch(r"1[1-9]\d\d", whole)
         kept = (
             (percent and base not in PERCENT)
             or len(fraction_digits) > 1
             or len(whole) > MAX_NUMBER_DIGITS
             or (len(whole) > 1 and whole.startswith("0"))  # "007", a telephone number
             or (not fraction_digits and _agreement_ambiguous(int(whole), base))
-            or (base in YEARS_UNSPELLED and whole == written and re.fullmatch(r"1[1-9]\d\d", whole))
+            or (base in YEARS_UNSPELLED and year_like)
         )
         if kept:
             return match.group(0)
         if fraction_digits:
             words = num2words(float(f"{whole}.{fraction_digits}"), lang=base)
-        elif base in YEARS_IN_HUNDREDS and whole == written and re.fullmatch(r"1[1-9]\d\d", whole):
+        elif base in YEARS_IN_HUNDREDS and year_like:
             words = num2words(int(whole), lang=base, to="year")
         else:
             words = num2words(int(whole), lang=base)

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 import torch
 
+from tts_assets.audio.clips import read_mono
 from tts_assets.benchmarking import measure_each
 from tts_assets.layout import DataLayout
 from tts_assets.xtts.config import COQUI_RATE, BaseFiles, GptSettings, XttsVoiceConfig
@@ -71,11 +71,7 @@ def synthetic_clips(folder: Path, count: int, seconds: float, seed: int = 0) -> 
 
 def _read_with_soundfile(path, rate: int) -> torch.Tensor:
     """coqui's `load_audio` (mono, resampled to `rate`, clipped to ±1) through soundfile and soxr."""
-    audio, source_rate = sf.read(path, dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    if source_rate != rate:
-        audio = soxr.resample(audio, source_rate, rate)
-    return torch.from_numpy(np.clip(audio, -1.0, 1.0)).unsqueeze(0)
+    return torch.from_numpy(np.clip(read_mono(path, rate)[0], -1.0, 1.0)).unsqueeze(0)
 
 
 @contextlib.contextmanager

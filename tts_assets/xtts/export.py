@@ -20,6 +20,7 @@ import soundfile as sf
 import soxr
 
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
+from tts_assets.audio.clips import read_mono
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl
 from tts_assets.xtts import paths
@@ -71,11 +72,6 @@ def metadata_csv(rows: list[dict], speaker: str) -> str:
     return buffer.getvalue()
 
 
-def _read_mono(path: Path) -> tuple[np.ndarray, int]:
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    return audio.mean(axis=1), rate
-
-
 def _rejection(row: dict, reason: str, detail: str) -> dict:
     return {
         "audio_file": row["audio_file"], "text": row["text"], "split": row.get("split"), "book": row.get("book"),
@@ -108,7 +104,7 @@ def export_xtts_dataset(layout: DataLayout, config: XttsVoiceConfig) -> dict:
             rejected.append(_rejection(row, MISSING_FILE, f"{source} does not exist"))
             continue
         try:
-            audio, rate = _read_mono(source)
+            audio, rate = read_mono(source)
         except (sf.LibsndfileError, RuntimeError) as exc:
             rejected.append(_rejection(row, UNREADABLE_AUDIO, " ".join(str(exc).split())))
             continue
