@@ -115,9 +115,11 @@ def run_ingest(book: Book, segments: Path, root: Path, logs: Path) -> dict:
 def time_cut_clips(book: Book, root: Path) -> dict:
     """The library's cut_clips alone, over the spans the ingest planned."""
     from tts_assets.audio.cut import CutRequest, cut_clips
-    from tts_assets.sources import book_key
+    from tts_assets.keys import assign_book_key
+    from tts_assets.layout import DataLayout
 
-    merged = root / "data" / "work" / VOICE / book_key(book.audio) / "merged.jsonl"
+    layout = DataLayout(root / "data")
+    merged = layout.merged_file(VOICE, assign_book_key(layout, VOICE, book.audio))
     spans = read_jsonl(merged)
     with tempfile.TemporaryDirectory(dir=root) as out:
         requests = [CutRequest(s["cut_start"], s["cut_end"], Path(out) / f"{i:06d}.wav")

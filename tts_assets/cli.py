@@ -12,7 +12,8 @@ import click
 
 from tts_assets.errors import TtsAssetsError
 from tts_assets.layout import DATA_ROOT_ENV, DataLayout, resolve_data_root, slugify
-from tts_assets.sources import BookSource, book_key, register_book
+from tts_assets.keys import claim_voice
+from tts_assets.sources import BookSource, register_book
 
 data_root_option = click.option(
     "--data-root",
@@ -30,7 +31,7 @@ def _fail(message: str) -> None:
 def _voice_key(voice: str) -> str:
     try:
         return slugify(voice)
-    except ValueError as error:
+    except TtsAssetsError as error:
         _fail(f"voice {error}")
 
 
@@ -104,11 +105,11 @@ def ingest(audio, voice, segments_jsonl, asr_model, language, data_root) -> None
     if segments_jsonl and not Path(segments_jsonl).is_file():
         _fail(f"{segments_jsonl}: no such file")
     try:
-        voice = _voice_key(voice)
+        voice = claim_voice(layout, voice)
         source = BookSource("audiobook", str(audio_path), segments_jsonl, asr_model=asr_model, language=language)
-        book = register_book(layout, voice, source, book_key(audio_path))
+        book = register_book(layout, voice, source)
         summary = _run_dataset_build(layout, voice, book)
-    except (TtsAssetsError, ValueError) as error:
+    except TtsAssetsError as error:
         _fail(str(error))
     _print_summary(layout, voice, summary)
 
@@ -126,11 +127,11 @@ def ingest_transcript(audio_dir, transcripts_jsonl, voice, data_root) -> None:
     if not Path(transcripts_jsonl).is_file():
         _fail(f"{transcripts_jsonl}: no such file")
     try:
-        voice = _voice_key(voice)
+        voice = claim_voice(layout, voice)
         source = BookSource("curated", str(audio_dir), transcripts_jsonl=str(transcripts_jsonl))
-        book = register_book(layout, voice, source, slugify(Path(audio_dir).resolve().name))
+        book = register_book(layout, voice, source)
         summary = _run_dataset_build(layout, voice, book)
-    except (TtsAssetsError, ValueError) as error:
+    except TtsAssetsError as error:
         _fail(str(error))
     _print_summary(layout, voice, summary)
 
@@ -310,7 +311,7 @@ def tensorboard(port, host, data_root) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback wants --api-key.")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--device", default=None, help="auto | cpu | cuda | cuda:N (default: serve.device).")
-@click.option("--api-key", envvar="TTS_ASSETS_API_KEY", default=None, help="Require 'Authorization: Bearer KEY' on /v1/*.")
+@click.option("--api-key", envvar="TTS_ASSETS_API_KEY", default=None, help="Require 'Authorization: Bearer KEY' on all but /health (an empty key is refused).")
 @click.option("--require-promoted", is_flag=True, help="Serve only checkpoints that passed evaluation.")
 @data_root_option
 def serve(host, port, device, api_key, require_promoted, data_root) -> None:

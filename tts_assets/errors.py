@@ -26,3 +26,11 @@ class InputFileError(TtsAssetsError):
 class ModelNotFoundError(TtsAssetsError):
     def __init__(self, name_or_path: str, cause: str):
         super().__init__(f"model {name_or_path!r}: {cause}")
+
+
+class InvalidNameError(TtsAssetsError, ValueError):
+    """A voice or book name that gives no usable key (nothing to key, or too long for a file name)."""
+
+
+class KeyCollisionError(TtsAssetsError):
+    """Two different voices (or sources) that would share one key, and so one folder."""

@@ -1,20 +1,25 @@
 """What is waiting in `<data_root>/inbox/<voice>/`, and which of it has stopped changing.
 
-An audiobook is a file with an audio suffix (with an optional `<name>.segments.jsonl` beside it);
-a folder holding `transcripts.jsonl` is a set of curated clips. A file is ready when its size and
-modification time are the same on two consecutive looks, so a book still being copied waits.
+An audiobook is a file with an audio suffix (with an optional `<name>.segments.jsonl` beside it),
+directly in the voice's folder or in folders below it (`Disc 1/Track 01.mp3` is book
+`disc_1_track_01`); a folder holding `transcripts.jsonl` is a set of curated clips. A file is
+ready when its size and modification time are the same on two consecutive looks, so a book still
+being copied waits. What cannot be used (a link leading outside the data root, audio directly in
+`inbox/`, two voice folders with one key) is returned as a note for the log, never dropped in
+silence.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from tts_assets.errors import TtsAssetsError
+from tts_assets.keys import assign_book_key, book_name, registered_sources
 from tts_assets.layout import AUDIO_SUFFIXES, DataLayout, slugify
-from tts_assets.sources import BookSource, book_key
-
-log = logging.getLogger(__name__)
+from tts_assets.sources import BookSource
 
 CURATED_TRANSCRIPTS = "transcripts.jsonl"
 
@@ -25,6 +30,13 @@ class InboxItem:
     book: str
     source: BookSource
     fingerprint: str  # size and mtime of every file involved
+    voice_name: str = ""  # the folder's name, which the voice's key is claimed with
+
+
+@dataclass
+class InboxScan:
+    items: list[InboxItem] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # path → why it is not used
 
 
 def _stat(paths: list[Path]) -> str:
@@ -35,37 +47,101 @@ def _stat(paths: list[Path]) -> str:
     return ",".join(parts)
 
 
-def scan_inbox(layout: DataLayout) -> list[InboxItem]:
-    items = []
+def _outside_link(path: Path, root: Path) -> Path | None:
+    """Where `path` leads when a link on the way takes it outside `root`, else None."""
+    target = path.resolve()
+    return None if target.is_relative_to(root) else target
+
+
+def _voice_folders(inbox: Path, layout: DataLayout, scan: InboxScan) -> Iterator[tuple[str, Path]]:
+    """(voice key, folder) for each voice folder; two folders with one key are both reported, and
+    a folder whose name differs from the one the key was claimed with is skipped."""
+    by_key: dict[str, list[Path]] = {}
+    for entry in sorted(inbox.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix.lower() in AUDIO_SUFFIXES:
+            scan.notes[str(entry)] = "audio directly in inbox/: put it in inbox/<voice>/"
+        elif entry.is_dir():
+            try:
+                by_key.setdefault(slugify(entry.name), []).append(entry)
+            except TtsAssetsError as exc:
+                scan.notes[str(entry)] = str(exc)
+    for key, folders in by_key.items():
+        record = layout.voice_record(key)
+        claimed = json.loads(record.read_text())["name"] if record.is_file() else None
+        if claimed is not None:
+            folders = [f for f in folders if f.name == claimed or f.name == key]
+        if len(folders) != 1:
+            for folder in by_key[key]:
+                scan.notes[str(folder)] = (
+                    f"voice folders {', '.join(repr(f.name) for f in by_key[key])} share the key {key!r}"
+                    + (f" of voice {claimed!r}" if claimed else "") + ": rename all but one"
+                )
+            continue
+        yield key, folders[0]
+
+
+def scan_inbox(layout: DataLayout, follow_outside_links: bool = False) -> InboxScan:
+    scan = InboxScan()
     inbox = layout.root / "inbox"
     if not inbox.is_dir():
-        return items
-    for voice_dir in sorted(p for p in inbox.iterdir() if p.is_dir()):
-        try:
-            voice = slugify(voice_dir.name)
-        except ValueError as exc:
-            log.warning("inbox: %s skipped: %s", voice_dir, exc)
-            continue
-        for entry in sorted(voice_dir.iterdir()):
-            if entry.name.startswith("."):
-                continue
+        return scan
+    root = layout.root.resolve()
+    for voice, voice_dir in _voice_folders(inbox, layout, scan):
+        registered = registered_sources(layout, voice)
+        taken: dict[str, str] = {}  # keys handed out in this scan
+
+        def add(entry: Path, kind: str, watched: list[Path], **paths) -> None:
+            if not follow_outside_links:
+                target = next(filter(None, (_outside_link(p, root) for p in [entry, *watched])), None)
+                if target:
+                    scan.notes[str(entry)] = (f"leads outside the data root, to {target}; set "
+                                              "dataset.inputs.follow_outside_links to use it")
+                    return
+            resolved = str(entry.resolve())
+            twin = next((key for key, path in taken.items() if path == resolved), None)
+            if twin:  # two names (a link) for one file: one book
+                scan.notes[str(entry)] = f"the same file as book {twin!r}"
+                return
+            book = assign_book_key(layout, voice, entry, book_name(entry, voice_dir), {**registered, **taken})
+            taken[book] = resolved
+            source = BookSource(kind, str(entry), **paths)
+            scan.items.append(InboxItem(voice, book, source, _stat(watched), voice_dir.name))
+
+        for entry, kind in _entries(voice_dir):
             try:
-                if entry.is_file() and entry.suffix.lower() in AUDIO_SUFFIXES:
-                    segments = entry.with_name(entry.stem + ".segments.jsonl")
-                    has_segments = segments.is_file()
-                    source = BookSource("audiobook", str(entry), str(segments) if has_segments else None)
-                    watched = [entry, segments] if has_segments else [entry]
-                    items.append(InboxItem(voice, book_key(entry), source, _stat(watched)))
-                elif entry.is_dir() and (entry / CURATED_TRANSCRIPTS).is_file():
+                if kind == "curated":
                     transcripts = entry / CURATED_TRANSCRIPTS
                     clips = sorted(p for p in entry.rglob("*") if p.is_file())
-                    source = BookSource("curated", str(entry), transcripts_jsonl=str(transcripts))
-                    items.append(InboxItem(voice, slugify(entry.name), source, _stat(clips)))
+                    add(entry, "curated", clips, transcripts_jsonl=str(transcripts))
+                else:
+                    segments = entry.with_name(entry.stem + ".segments.jsonl")
+                    has_segments = segments.is_file()
+                    add(entry, "audiobook", [entry, segments] if has_segments else [entry],
+                        segments_jsonl=str(segments) if has_segments else None)
             except FileNotFoundError:  # removed while we looked: it will be seen next time
                 continue
-            except ValueError as exc:  # a name with nothing to make a key of; the others go on
-                log.warning("inbox: %s skipped: %s", entry, exc)
-    return items
+            except TtsAssetsError as exc:  # a name that makes no key; the others go on
+                scan.notes[str(entry)] = str(exc)
+    return scan
+
+
+def _entries(folder: Path, seen: set[Path] | None = None) -> Iterator[tuple[Path, str]]:
+    """Audiobook files and curated-clip folders under a voice folder (hidden ones skipped; a
+    folder reached twice through links is read once)."""
+    seen = set() if seen is None else seen
+    seen.add(folder.resolve())
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if (entry / CURATED_TRANSCRIPTS).is_file():
+                yield entry, "curated"
+            elif entry.resolve() not in seen:
+                yield from _entries(entry, seen)
+        elif entry.is_file() and entry.suffix.lower() in AUDIO_SUFFIXES:
+            yield entry, "audiobook"
 
 
 def ready_items(

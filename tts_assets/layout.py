@@ -9,8 +9,13 @@ from pathlib import Path
 
 from anyascii import anyascii
 
+from tts_assets.errors import InvalidNameError
+
 DATA_ROOT_ENV = "TTS_ASSETS_DATA_ROOT"
 AUDIO_SUFFIXES = (".m4b", ".m4a", ".mp3", ".wav", ".flac", ".ogg", ".opus", ".aac")
+# A key is a folder name and the start of clip file names (`<book>_<start>-<end>.wav`, and the
+# `.<name>.<random>.tmp` of its atomic write): this leaves room within a 255-byte file name.
+MAX_KEY_CHARS = 100
 
 
 def resolve_data_root(explicit: str | os.PathLike | None = None) -> Path:
@@ -24,7 +29,10 @@ def slugify(name: str) -> str:
     scripts are transliterated (`Алиса` → `alisa`, `日本語` → `ribenyu`)."""
     slug = re.sub(r"[^a-z0-9_-]+", "_", anyascii(name).lower()).strip("_-")
     if not slug:
-        raise ValueError(f"{name!r} gives an empty key; use a name with letters or digits")
+        raise InvalidNameError(f"{name!r} gives an empty key; use a name with letters or digits")
+    if len(slug) > MAX_KEY_CHARS:
+        raise InvalidNameError(f"{name[:40]!r}... gives a key of {len(slug)} characters, more than "
+                               f"{MAX_KEY_CHARS}; use a shorter name")
     return slug
 
 
@@ -75,6 +83,10 @@ class DataLayout:
     def book_failure(self, voice: str, book: str) -> Path:
         """Written when the book's audio cannot be used at all, so the dataset can report it."""
         return self.book_dir(voice, book) / "failure.json"
+
+    def voice_record(self, voice: str) -> Path:
+        """The name the voice's key was first given, so another name with the same key is caught."""
+        return self.root / "work" / voice / "voice.json"
 
     def books(self, voice: str) -> list[str]:
         """Books of a voice that have been registered (have a source record)."""

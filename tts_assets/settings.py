@@ -71,8 +71,16 @@ class QualitySettings(BaseModel):
         return self
 
 
+class InputSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # A symlink is followed only inside its input (the data root for the inbox, the clips folder for
+    # curated clips): one that leads elsewhere could expose any file the process can read.
+    follow_outside_links: bool = False
+
+
 class DatasetSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    inputs: InputSettings = Field(default_factory=InputSettings)
     asr: dict = Field(default_factory=dict)  # fields of AsrSettings
     merge: dict = Field(default_factory=dict)  # fields of MergeRules
     clips: ClipFormat = Field(default_factory=ClipFormat)
@@ -103,6 +111,7 @@ class DatasetSettings(BaseModel):
 
     def describe(self) -> dict:
         return {
+            "inputs": self.inputs.model_dump(),
             "asr": asdict(self.asr_settings()),
             "merge": asdict(self.merge_rules()),
             "clips": self.clips.model_dump(),

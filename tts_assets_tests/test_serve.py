@@ -16,18 +16,22 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
+from urllib.parse import unquote
 
 import av
 import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+from click.testing import CliRunner
 
 from tts_assets.evaluate.promotion import promote
+from tts_assets.layout import DataLayout
 from tts_assets.serve.app import create_app
 from tts_assets.serve.errors import ServeError
 from tts_assets.serve.queue import DeviceQueue, QueueFullError
-from tts_assets.serve.server import serve, start_in_thread
+from tts_assets.serve.server import API_KEY_ENV, serve, start_in_thread
 from tts_assets.serve.settings import ServeSettings
 from tts_assets.serve.text import speakable, text_pieces
 
@@ -115,6 +119,9 @@ def test_default_format_is_mp3_and_voice_may_be_an_object(client):
     ({"response_format": "ogg"}, 400, "unsupported_response_format", "response_format"),
     ({"input": ""}, 400, "empty_input", "input"),
     ({"input": " \n\t "}, 400, "empty_input", "input"),
+    ({"input": "..."}, 400, "empty_input", "input"),  # nothing speakable: no letter or digit
+    ({"input": "\u200b\u200b"}, 400, "empty_input", "input"),  # zero-width spaces
+    ({"input": "\U0001f600 \U0001f389!"}, 400, "empty_input", "input"),  # emoji only
     ({"input": "Words. " * 60}, 400, "input_too_long", "input"),  # 360 characters > 300
     ({"input": "1234567890. " * 20}, 400, "input_too_long", "input"),  # 240 characters, 2000+ spelled out
     ({"speed": 5.0}, 400, "invalid_speed", "speed"),
@@ -133,6 +140,18 @@ def test_bad_requests_get_a_json_error(client, fields, status, code, param):
         assert "'nobody'" in error["message"] and VOICE in error["message"]
     if code == "input_too_long" and body["input"][0].isdigit():
         assert "once numbers and abbreviations are spelled out" in error["message"]
+
+
+@pytest.mark.parametrize("fields", [{}, {"stream_format": "audio"}, {"stream_format": "sse"}])
+def test_unencodable_input_is_a_400_also_streamed(client, fields):
+    """A lone surrogate is valid JSON (`"\\ud800"`) but no text: refused before any piece is spoken."""
+    body = json.dumps({"model": "tts-1", "input": "Hello there. Then \ud800 came.", "voice": VOICE,
+                       "response_format": "pcm", **fields})  # ASCII JSON: httpx cannot encode the surrogate
+    response = client.post("/v1/audio/speech", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input" and error["param"] == "input"
+    assert error["message"] == "input is not valid Unicode (surrogates not allowed at character 18)"
 
 
 def test_malformed_and_oversized_bodies_are_refused(client):
@@ -289,6 +308,7 @@ def test_sentence_splitting():
     pieces = text_pieces(long, max_chars=80)
     assert all(len(p) <= 80 for p in pieces) and " ".join(pieces) == long
     assert pieces[0] == "A sentence that runs on and on,"  # at the clause mark, else at a space
+    assert text_pieces("Hello. ... \U0001f600\nWorld \u200b") == ["Hello.", "World \u200b"]  # nothing to speak: dropped
 
 
 def test_huge_numbers_are_read_digit_by_digit():
@@ -312,6 +332,10 @@ def test_unexpected_errors_get_a_json_500(layout):
     def broken():
         raise RuntimeError("something\nbroke")
 
+    @app.get("/v1/broken-name")
+    def broken_name():
+        raise RuntimeError("no such file: caf\udce9.wav")  # a file name that is not UTF-8
+
     running = start_in_thread(app)
     try:
         with httpx.Client(base_url=running.url, timeout=30) as http:
@@ -319,6 +343,10 @@ def test_unexpected_errors_get_a_json_500(layout):
             assert failed.status_code == 500 and failed.headers["content-type"] == "application/json"
             assert failed.json()["error"] == {"message": "internal server error (RuntimeError: something broke)",
                                               "type": "server_error", "param": None, "code": "internal_error"}
+            unencodable = http.get("/v1/broken-name")  # its message cannot be UTF-8: escaped as Python shows it
+            assert unencodable.status_code == 500 and unencodable.headers["content-type"] == "application/json"
+            assert unencodable.json()["error"]["message"] == (
+                "internal server error (RuntimeError: no such file: caf\\udce9.wav)")
             digits = speak(http, "9" * 400)  # within the limit as sent; spelled out, 2000 characters
             assert digits.status_code == 400 and digits.json()["error"]["code"] == "input_too_long"
     finally:
@@ -330,7 +358,12 @@ def test_a_voice_with_unreadable_files_does_not_break_the_others(layout, client)
     record.parent.mkdir(parents=True)
     record.write_text("{not json")
     try:
-        assert [v["id"] for v in client.get("/v1/voices").json()["data"]] == [VOICE]
+        voices = client.get("/v1/voices").json()
+        assert [v["id"] for v in voices["data"]] == [VOICE]
+        [unavailable] = voices["unavailable"]
+        assert unavailable["id"] == "broken" and unavailable["engine"] == "qwen3"
+        # Relative to the data root: no absolute path.
+        assert unavailable["reason"].startswith("models/broken/qwen3/latest.json: unreadable promotion record (")
         assert client.get("/health").json()["voices"] == 1
         assert speak(client, "Hello.", response_format="pcm").status_code == 200
         refused = speak(client, "Hello.", voice="broken")
@@ -341,6 +374,79 @@ def test_a_voice_with_unreadable_files_does_not_break_the_others(layout, client)
         assert "unreadable promotion record" in error["message"] and "\n" not in error["message"]
     finally:
         shutil.rmtree(layout.models_dir("broken"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
+def test_an_unreadable_voice_folder_does_not_break_the_others(layout, client):
+    locked = layout.models_dir("locked")
+    (locked / "qwen3").mkdir(parents=True)
+    locked.chmod(0)
+    try:
+        voices = client.get("/v1/voices")
+        assert voices.status_code == 200 and [v["id"] for v in voices.json()["data"]] == [VOICE]
+        assert voices.json()["unavailable"] == [{"id": "locked", "engine": None,
+                                                 "reason": "[Errno 13] Permission denied: 'models/locked/qwen3'"}]
+        assert client.get("/health").json()["voices"] == 1
+        assert speak(client, "Hello.", response_format="pcm").status_code == 200
+        refused = speak(client, "Hello.", voice="locked", model="qwen3")
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "voice_unavailable"
+        assert refused.json()["error"]["message"] == ("voice 'locked' cannot be served: [Errno 13] Permission "
+                                                      "denied: 'models/locked/qwen3'")
+    finally:
+        locked.chmod(0o755)
+        shutil.rmtree(locked)
+
+
+def test_a_voice_folder_named_in_no_utf8_is_unavailable_not_a_500(layout, client):
+    """Python names it with surrogate escapes, which no JSON body or header can carry."""
+    folder = os.path.join(os.fsencode(layout.root / "models"), b"caf\xe9")  # Latin-1, as old archives name it
+    os.symlink(os.fsencode(layout.models_dir(VOICE)), folder, target_is_directory=True)
+    try:
+        voices = client.get("/v1/voices")
+        assert voices.status_code == 200 and [v["id"] for v in voices.json()["data"]] == [VOICE]
+        assert voices.json()["unavailable"] == [{"id": "caf\\udce9", "engine": None,
+                                                 "reason": "folder name is not valid UTF-8; rename it"}]
+        refused = speak(client, "Hello.", voice="caf\\udce9")  # the id as listed
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "voice_unavailable"
+        body = json.dumps({"input": "Hello.", "voice": "caf\udce9"})  # the surrogate itself, as ASCII JSON
+        unknown = client.post("/v1/audio/speech", content=body, headers={"content-type": "application/json"})
+        assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_voice"
+        assert speak(client, "Hello.", response_format="pcm").status_code == 200
+    finally:
+        os.unlink(folder)
+
+
+def test_a_voice_folder_named_in_decomposed_unicode_is_found_composed(layout, client):
+    """macOS writes folder names decomposed (NFD); clients send the composed form (NFC)."""
+    composed = "Zoë"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    layout.models_dir(decomposed).symlink_to(layout.models_dir(VOICE), target_is_directory=True)
+    try:
+        assert decomposed in [v["id"] for v in client.get("/v1/voices").json()["data"]]
+        for name in (composed, decomposed):
+            spoken = speak(client, "Hello.", voice=name, response_format="pcm")
+            assert spoken.status_code == 200, (name, spoken.text)
+    finally:
+        layout.models_dir(decomposed).unlink()
+
+
+def test_a_voice_folder_named_in_any_script_is_served(layout, client):
+    """Headers are Latin-1 bytes: X-Voice carries the id percent-encoded (UTF-8), an ASCII id unchanged."""
+    name = "Željka 声"
+    layout.models_dir(name).symlink_to(layout.models_dir(VOICE), target_is_directory=True)
+    try:
+        assert name in [v["id"] for v in client.get("/v1/voices").json()["data"]]
+        whole = speak(client, "Hello.", voice=name, response_format="pcm")
+        assert whole.status_code == 200 and whole.headers["x-voice"] == "%C5%BDeljka%20%E5%A3%B0"
+        assert unquote(whole.headers["x-voice"]) == name
+        with client.stream("POST", "/v1/audio/speech", json={"input": "Hello.", "voice": name, "response_format": "pcm",
+                                                             "stream_format": "audio"}) as streamed:
+            assert streamed.status_code == 200 and streamed.read() == whole.content
+            assert streamed.headers["x-voice"] == whole.headers["x-voice"]
+        assert speak(client, "Hello.", response_format="pcm").headers["x-voice"] == VOICE
+    finally:
+        layout.models_dir(name).unlink()
 
 
 def test_long_text_is_spoken_sentence_by_sentence_and_joined(client):
@@ -459,17 +565,57 @@ def test_promoted_checkpoint_is_served(layout, client):
         (layout.models_dir(VOICE) / "qwen3" / "latest.json").unlink()
 
 
-def test_api_key_guards_the_api_but_not_health(layout):
+def test_api_key_guards_everything_but_health(layout):
     running = start_in_thread(create_app(layout, ServeSettings(**SETTINGS), api_key="s3cret"))
     try:
         with httpx.Client(base_url=running.url, timeout=30) as http:
             assert http.get("/health").status_code == 200
-            refused = http.get("/v1/voices")
-            assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+            for path in ("/v1/voices", "/docs", "/openapi.json", "/redoc"):
+                refused = http.get(path)
+                assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key", path
+                assert http.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == 200, path
             assert http.get("/v1/voices", headers={"Authorization": "Bearer wrong"}).status_code == 401
-            assert http.get("/v1/voices", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+            assert http.get("/v1/voices", headers={"Authorization": "s3cret"}).status_code == 401
+            for scheme in ("bearer", "BEARER"):  # the scheme is case-insensitive (RFC 9110)
+                assert http.get("/v1/voices", headers={"Authorization": f"{scheme} s3cret"}).status_code == 200
+
+            # /health is open: it names the loaded checkpoints relative to the data root, no absolute path.
+            spoken = http.post("/v1/audio/speech", json={"input": "Hello.", "voice": VOICE, "response_format": "pcm"},
+                               headers={"Authorization": "Bearer s3cret"})
+            assert spoken.status_code == 200
+            health = http.get("/health")
+            assert health.json()["loaded"] == [f"qwen3:models/{VOICE}/qwen3/checkpoint-2"]
+            assert str(layout.root) not in health.text
     finally:
         running.stop()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
+def test_health_names_no_path_of_an_unreadable_data_root(tmp_path):
+    (tmp_path / "models").mkdir(mode=0)
+    running = start_in_thread(create_app(DataLayout(tmp_path), ServeSettings(**SETTINGS), api_key="s3cret"))
+    try:
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            health = http.get("/health")
+        assert health.status_code == 200 and health.json()["voices"] == "unreadable: Permission denied"
+    finally:
+        running.stop()
+        (tmp_path / "models").chmod(0o755)
+
+
+def test_an_empty_api_key_is_refused_not_taken_for_none(layout):
+    from tts_assets.cli import serve as serve_command
+
+    with pytest.raises(ServeError, match="API key: empty"):
+        create_app(layout, ServeSettings(**SETTINGS), api_key="")
+    with socket.socket() as busy:  # refused before binding (a regression fails on the port, never serves)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        command = ["--port", str(busy.getsockname()[1]), "--data-root", str(layout.root)]
+        for args, env in (([], {API_KEY_ENV: ""}), (["--api-key", ""], {API_KEY_ENV: None})):
+            result = CliRunner().invoke(serve_command, command + args, env=env)
+            assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+            assert result.stderr.startswith("tts-assets: API key: empty")
 
 
 SERVE = "import sys; from tts_assets.serve import serve; serve(sys.argv[1], port=0, device='cpu', log_level='warning')"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tts_assets.atomic import write_wav_atomic
-from tts_assets.audio.decode import stream_pcm
+from tts_assets.audio.decode import DecodeReport, stream_pcm
 
 # A clip may end this far past the decoded audio (rounding of word times at the very end).
 END_TOLERANCE_S = 0.1
@@ -36,9 +36,10 @@ class CutRequest:
 @dataclass(frozen=True)
 class CutResult:
     request: CutRequest
-    samples: int  # 0 when the clip lies past the end of the decoded audio
+    samples: int  # 0 when the clip lies past the end of the decoded audio, or is damaged
     start: float  # where the clip was actually cut, after moving out of speech
     end: float
+    damaged: tuple[float, float] | None = None  # a stretch the decoder could not read: not written
 
 
 def quiet_position(
@@ -92,14 +93,18 @@ def cut_clips(
     sample_rate: int = 24000,
     subtype: str = "PCM_16",
     chunk_seconds: float = 5.0,
+    report: DecodeReport | None = None,
 ) -> list[CutResult]:
     """Decode `source` once, resampled to mono `sample_rate`, and write every requested clip.
 
     Only the audio between the earliest unwritten clip's start and the decode position is
     held, so memory is bounded by the longest clip, not by the book. A cut point that falls in
-    speech moves to the nearest pause (see `quiet_position`). Each clip is written atomically.
-    Results come back in the order of `requests`.
+    speech moves to the nearest pause (see `quiet_position`). Each clip is written atomically;
+    a clip touching a damaged stretch is not written. The whole source is decoded, so `report`
+    ends with its true length and every damaged stretch. Results come back in the order of
+    `requests`.
     """
+    report = report if report is not None else DecodeReport()
     order = sorted(range(len(requests)), key=lambda i: requests[i].start)
     bounds = [
         (max(0, round(r.start * sample_rate)), max(0, round(r.end * sample_rate))) for r in requests
@@ -131,6 +136,11 @@ def cut_clips(
             end = buffer_offset + quiet_position(
                 buffer, min(end, available_end) - buffer_offset, sample_rate, not_before=keep_to
             )
+            damage = report.damage_within(start / sample_rate, end / sample_rate)
+            if damage:
+                results[index] = CutResult(request, 0, start / sample_rate, end / sample_rate, damage)
+                next_pos += 1
+                continue
             clip = buffer[start - buffer_offset : end - buffer_offset]
             write_wav_atomic(requests[index].out_path, clip, sample_rate, subtype)
             results[index] = CutResult(requests[index], len(clip), start / sample_rate, end / sample_rate)
@@ -140,11 +150,8 @@ def cut_clips(
         buffer = buffer[drop:]
         buffer_offset += drop
 
-    if requests:
-        for chunk in stream_pcm(source, sample_rate, chunk_seconds):
-            buffer = np.concatenate([buffer, chunk]) if len(buffer) else chunk
-            flush(final=False)
-            if next_pos == len(order):
-                break
-        flush(final=True)
+    for chunk in stream_pcm(source, sample_rate, chunk_seconds, report=report):
+        buffer = np.concatenate([buffer, chunk]) if len(buffer) else chunk
+        flush(final=False)
+    flush(final=True)
     return [results[i] for i in range(len(requests))]

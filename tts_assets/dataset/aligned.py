@@ -26,6 +26,7 @@ from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_fi
 from tts_assets.manifest.schema import Reason
 from tts_assets.quality.measures import measure, normalize_loudness
 from tts_assets.settings import AlignSettings, DatasetSettings
+from tts_assets.sources import speakable_in
 from tts_assets.text.normalize import normalize_text, spoken_words, unspoken
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ def _rejection(row: dict, reason: Reason, detail: str) -> dict:
 
 def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSettings, layout, voice):
     """A candidate with refined cut points, or a rejection."""
+    if not speakable_in(row["text"], row["duration"]):  # before normalization and the aligner
+        return _rejection(row, Reason.LENGTH_MISMATCH,
+                          f"{len(row['text']):,} characters cannot be spoken in {row['duration']:.2f} s")
     try:
         text = normalize_text(row["text"], settings.align.language)
     except (NotImplementedError, ValueError, OverflowError) as exc:  # num2words on a number it cannot spell
@@ -189,6 +193,11 @@ def align_voice_dataset(
             continue
         for candidate, result in zip(candidates, results):
             row = candidate.row
+            if result.damaged:
+                a, b = result.damaged
+                rejections.append(_rejection(row, Reason.DAMAGED_AUDIO, f"the re-cut reaches the damaged "
+                                                                         f"audio from {a:.2f} s to {b:.2f} s"))
+                continue
             if result.samples == 0:
                 rejections.append(_rejection(row, Reason.BEYOND_AUDIO_END, "re-cut past the end of the source"))
                 continue

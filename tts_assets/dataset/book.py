@@ -12,21 +12,20 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from tts_assets.asr.whisper import transcribe
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
-from tts_assets.audio.cut import CutRequest, cut_clips
-from tts_assets.audio.decode import stream_pcm
+from tts_assets.audio.cut import CutRequest, CutResult, cut_clips
+from tts_assets.audio.decode import DecodeReport, decode_clip
 from tts_assets.audio.probe import probe
-from tts_assets.errors import UnreadableAudioError
+from tts_assets.errors import TtsAssetsError, UnreadableAudioError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl
 from tts_assets.manifest.schema import ClipRow, Reason, Rejection
 from tts_assets.segments.merge import MergeRules, SpanRejection, plan_spans
 from tts_assets.segments.model import Segment
 from tts_assets.settings import ClipFormat, DatasetSettings
-from tts_assets.sources import BookSource, read_curated_transcripts, read_segments_jsonl, read_source
+from tts_assets.sources import (BookSource, read_curated_transcripts, read_segments_jsonl, read_source,
+                                speakable_in)
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +44,19 @@ def _clear_failure(layout: DataLayout, voice: str, book: str) -> None:
     layout.book_failure(voice, book).unlink(missing_ok=True)
 
 
-def probe_book(layout: DataLayout, voice: str, book: str) -> dict:
+def _curated_lines(source: BookSource, book: str, settings: DatasetSettings):
+    return read_curated_transcripts(Path(source.path), Path(source.transcripts_jsonl), book,
+                                    settings.merge_rules().max_clip_s, settings.inputs.follow_outside_links)
+
+
+def probe_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettings | None = None) -> dict:
     """Probe the book's audio (or each clip the curated transcripts name) and write `probe.json`."""
+    settings = settings or DatasetSettings()
     source = read_source(layout, voice, book)
     if source.kind == "curated":
         # Only the clips the transcripts name: other files in the folder (the transcripts
         # themselves, notes) are not audio and not the book's.
-        lines, _ = read_curated_transcripts(Path(source.path), Path(source.transcripts_jsonl), book)
+        lines, _ = _curated_lines(source, book, settings)
         infos, unreadable = [], 0
         for path in sorted({ln.audio for ln in lines}):
             try:
@@ -89,9 +94,7 @@ def transcribe_book(
     source = read_source(layout, voice, book)
     rejections: list[Rejection] = []
     if source.kind == "curated":
-        lines, rejections = read_curated_transcripts(
-            Path(source.path), Path(source.transcripts_jsonl), book
-        )
+        lines, rejections = _curated_lines(source, book, settings)
         rows = [
             {"id": ln.segment_id, "audio_file": str(ln.audio), "text": ln.text, "line": ln.line}
             for ln in lines
@@ -159,17 +162,27 @@ def cut_book(
     spans = list(read_jsonl(layout.merged_file(voice, book)))
     wavs = layout.wavs_dir(voice, book)
     dataset_dir = layout.dataset_dir(voice)
+    manifest = layout.book_clips_manifest(voice, book)
     leftovers = temporary_files(wavs)
-    if source.kind == "curated":
-        clips, cut_rejections = _convert_curated(spans, wavs, dataset_dir, voice, book, clip_format, rules)
-    else:
-        clips, cut_rejections = _cut_audiobook(spans, source, wavs, dataset_dir, voice, book, clip_format)
+    try:
+        if source.kind == "curated":
+            clips, cut_rejections, seconds_in = _convert_curated(
+                spans, wavs, dataset_dir, voice, book, clip_format, rules)
+        else:
+            clips, cut_rejections, seconds_in = _cut_audiobook(
+                spans, source, wavs, dataset_dir, voice, book, clip_format)
+    except TtsAssetsError:
+        # The clips written before the failure belong to no manifest: only the last good
+        # manifest's clips stay.
+        kept = {dataset_dir / row["audio_file"] for row in read_jsonl(manifest)} if manifest.is_file() else set()
+        remove_unreferenced(wavs, kept, leftovers)
+        raise
     rejections = [
         *read_jsonl(layout.transcript_rejections(voice, book)),
         *read_jsonl(layout.merge_rejections(voice, book)),
         *(r.to_dict() for r in cut_rejections),
     ]
-    write_jsonl(layout.book_clips_manifest(voice, book), (c.to_dict() for c in clips))
+    write_jsonl(manifest, (c.to_dict() for c in clips))
     write_jsonl(layout.book_rejections(voice, book), rejections)
     remove_unreferenced(wavs, {dataset_dir / c.audio_file for c in clips}, leftovers)
 
@@ -184,7 +197,8 @@ def cut_book(
         # Segments, not rows: one rejection row may carry several merged segments.
         "segments_rejected": len({i for r in rejections for i in r["segment_ids"]}),
         "clips": len(clips),
-        "seconds_in": _read_probe(layout, voice, book).get("duration", 0.0),
+        # Decoded, not the header's duration (a VBR MP3 without a Xing header understates it).
+        "seconds_in": round(seconds_in, 3),
         "seconds_out": round(sum(c.duration for c in clips), 3),
     }
     _write_json(layout.book_summary(voice, book), summary)
@@ -193,35 +207,53 @@ def cut_book(
     return summary
 
 
+def _unusable(result: CutResult) -> tuple[Reason, str] | None:
+    """Why a cut clip cannot be kept, or None."""
+    if result.damaged:
+        a, b = result.damaged
+        return Reason.DAMAGED_AUDIO, f"the audio from {a:.2f} s to {b:.2f} s could not be decoded"
+    if result.samples == 0:
+        return Reason.BEYOND_AUDIO_END, "the clip lies past the end of the decoded audio"
+    return None
+
+
 def _cut_audiobook(spans, source: BookSource, wavs: Path, dataset_dir: Path, voice, book, fmt):
     requests = [
         CutRequest(s["cut_start"], s["cut_end"],
                    wavs / f"{book}_{round(s['cut_start'] * 1000):09d}-{round(s['cut_end'] * 1000):09d}.wav")
         for s in spans
     ]
-    results = cut_clips(Path(source.path), requests, fmt.sample_rate, fmt.subtype)
+    report = DecodeReport()
+    results = cut_clips(Path(source.path), requests, fmt.sample_rate, fmt.subtype, report=report)
     # A segment split into several clips is rejected whole: drop every clip that carries a part
     # of a rejected segment, and with it the other segments of that clip, until no kept clip
-    # shares a segment with a dropped one.
-    dropped = {i for span, result in zip(spans, results) if result.samples == 0 for i in span["segment_ids"]}
+    # shares a segment with a dropped one. Each dropped segment keeps the cause that reached it.
+    causes = {span_index: _unusable(result) for span_index, result in enumerate(results)}
+    dropped = {i: cause for index, cause in causes.items() if cause for i in spans[index]["segment_ids"]}
     while True:
-        grown = {i for s in spans if dropped.intersection(s["segment_ids"]) for i in s["segment_ids"]}
-        if grown == dropped:
+        grown = dict(dropped)
+        for span in spans:
+            cause = next((dropped[i] for i in span["segment_ids"] if i in dropped), None)
+            for i in span["segment_ids"] if cause else ():
+                grown.setdefault(i, cause)
+        if len(grown) == len(dropped):
             break
         dropped = grown
     clips, rejections, rejected = [], [], set()
-    for span, result in zip(spans, results):
-        if dropped.intersection(span["segment_ids"]):
+    for index, (span, result) in enumerate(zip(spans, results)):
+        if any(i in dropped for i in span["segment_ids"]):
             ids = [i for i in span["segment_ids"] if i not in rejected]  # one rejection per segment
             rejected.update(ids)
             if ids:
+                reason, detail = causes[index] or next(dropped[i] for i in span["segment_ids"] if i in dropped)
+                if not causes[index]:
+                    detail = f"a segment of this clip continues in a clip that cannot be kept: {detail}"
                 rejections.append(
-                    Rejection(source.path, span["cut_start"], span["cut_end"], span["text"],
-                              Reason.BEYOND_AUDIO_END,
-                              "the clip lies past the end of the decoded audio" if result.samples == 0
-                              else "a segment of this clip continues in a clip past the end of the decoded audio",
+                    Rejection(source.path, span["cut_start"], span["cut_end"], span["text"], reason, detail,
                               book, segment_ids=ids)
                 )
+            if result.samples:
+                result.request.out_path.unlink(missing_ok=True)
             continue
         clips.append(
             ClipRow(
@@ -237,13 +269,17 @@ def _cut_audiobook(spans, source: BookSource, wavs: Path, dataset_dir: Path, voi
                 segment_ids=span["segment_ids"],
             )
         )
-    return clips, rejections
+    if report.damaged:
+        log.warning("%s: %d damaged stretches (%s) decoded as silence; the clips they touch are rejected",
+                    source.path, len(report.damaged),
+                    ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in report.damaged[:5]))
+    return clips, rejections, report.seconds
 
 
 def _convert_curated(lines, wavs: Path, dataset_dir: Path, voice, book, fmt, rules: MergeRules):
-    """Resample each curated clip to the dataset format; unreadable or out-of-bounds clips are
-    rejected with their line number."""
-    clips, rejections = [], []
+    """Resample each curated clip to the dataset format; unreadable, damaged or out-of-bounds clips
+    are rejected with their line number. Lengths are the decoded ones."""
+    clips, rejections, seconds_in = [], [], 0.0
     for line in lines:
         audio = Path(line["audio_file"])
 
@@ -254,17 +290,24 @@ def _convert_curated(lines, wavs: Path, dataset_dir: Path, voice, book, fmt, rul
             )
 
         try:
-            duration = probe(audio).duration
-            if duration > rules.max_clip_s:
-                reject(Reason.TOO_LONG, f"{duration:.2f} s > {rules.max_clip_s} s")
-                continue
-            samples = np.concatenate(list(stream_pcm(audio, fmt.sample_rate)) or [np.zeros(0, np.float32)])
+            samples, report = decode_clip(audio, fmt.sample_rate, rules.max_clip_s)
         except UnreadableAudioError as exc:
             reject(Reason.UNREADABLE_AUDIO, str(exc))
+            continue
+        seconds_in += report.seconds
+        if samples is None:
+            reject(Reason.TOO_LONG, f"more than {rules.max_clip_s} s (decoding stopped at {report.seconds:.2f} s)")
+            continue
+        if report.damaged:
+            a, b = report.damaged[0]
+            reject(Reason.DAMAGED_AUDIO, f"the audio from {a:.2f} s to {b:.2f} s could not be decoded")
             continue
         seconds = len(samples) / fmt.sample_rate
         if seconds < rules.min_clip_s:
             reject(Reason.TOO_SHORT, f"{seconds:.2f} s < {rules.min_clip_s} s")
+            continue
+        if not speakable_in(line["text"], seconds):
+            reject(Reason.LENGTH_MISMATCH, f"{len(line['text']):,} characters cannot be spoken in {seconds:.2f} s")
             continue
         target = wavs / f"{book}_L{line['line']:06d}.wav"
         write_wav_atomic(target, samples, fmt.sample_rate, fmt.subtype)
@@ -272,5 +315,4 @@ def _convert_curated(lines, wavs: Path, dataset_dir: Path, voice, book, fmt, rul
             ClipRow(target.relative_to(dataset_dir).as_posix(), line["text"], round(seconds, 4), voice,
                     str(audio), None, None, fmt.sample_rate, book, line["segment_ids"])
         )
-    return clips, rejections
-
+    return clips, rejections, seconds_in

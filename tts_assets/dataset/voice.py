@@ -22,9 +22,12 @@ def assemble_voice_dataset(layout: DataLayout, voice: str) -> dict:
     """
     clips, rejections, pending = [], [], []
     segments_total, seconds_in = 0, 0.0
+    books: dict[str, dict] = {}  # per book: its source and clips, to compare with the last build
+    why_not: dict[str, str] = {}  # why a book gives no clips now
     for book in layout.books(voice):
         failure = layout.book_failure(voice, book)
         summary_path = layout.book_summary(voice, book)
+        source = json.loads(layout.source_record(voice, book).read_text())["path"]
         if failure.is_file():
             info = json.loads(failure.read_text())
             rejections.append(
@@ -32,17 +35,23 @@ def assemble_voice_dataset(layout: DataLayout, voice: str) -> dict:
                           book, segment_ids=[f"{book}:source"]).to_dict()
             )
             segments_total += 1
+            why_not[book] = f"its audio cannot be used: {info['error']}"
+            books[book] = {"source": source, "clips": 0}
         elif summary_path.is_file():
             summary = json.loads(summary_path.read_text())
             segments_total += summary["segments_total"]
             seconds_in += summary["seconds_in"]
-            clips += read_jsonl(layout.book_clips_manifest(voice, book))
+            book_clips = list(read_jsonl(layout.book_clips_manifest(voice, book)))
+            clips += book_clips
             rejections += read_jsonl(layout.book_rejections(voice, book))
+            books[book] = {"source": summary["source"], "clips": len(book_clips)}
         else:
             pending.append(book)
+            why_not[book] = "it is being built"
     if pending:
         log.warning("voice %s: books not built yet, left out: %s", voice, ", ".join(pending))
 
+    shrunk = _shrunk_books(layout, voice, books, why_not)
     write_jsonl(layout.train_manifest(voice), clips)
     write_parquet(layout.manifest_parquet(voice), clips, MANIFEST_SCHEMA)
     write_jsonl(layout.rejections(voice), rejections)
@@ -61,9 +70,34 @@ def assemble_voice_dataset(layout: DataLayout, voice: str) -> dict:
         "hours_out": round(seconds_out / 3600, 4),
         "yield": round(seconds_out / seconds_in, 4) if seconds_in else 0.0,
         "rejections_by_reason": dict(Counter(r["reason"] for r in rejections).most_common()),
+        "per_book": books,
+        "shrunk": shrunk,
     }
     write_text_atomic(layout.dataset_summary(voice), json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _shrunk_books(layout: DataLayout, voice: str, books: dict[str, dict], why_not: dict[str, str]) -> list[dict]:
+    """The books with fewer clips than in the last build, each with why: the dataset never shrinks
+    without a reason recorded (in the summary and the log)."""
+    previous_path = layout.dataset_summary(voice)
+    previous = json.loads(previous_path.read_text()).get("per_book", {}) if previous_path.is_file() else {}
+    shrunk = []
+    for book, before in previous.items():
+        now = books.get(book, {"source": before["source"], "clips": 0})
+        if now["clips"] >= before["clips"]:
+            continue
+        if book in why_not:
+            why = why_not[book]
+        elif book not in books:
+            why = f"it is no longer registered ({layout.source_record(voice, book)} is gone)"
+        elif now["source"] != before["source"]:
+            why = f"its source changed from {before['source']} to {now['source']}"
+        else:
+            why = "rebuilt: see its rejections"
+        shrunk.append({"book": book, "clips_before": before["clips"], "clips_now": now["clips"], "why": why})
+        log.warning("voice %s: book %s has %d clips, %d before: %s", voice, book, now["clips"], before["clips"], why)
+    return shrunk
 
 
 def check_accounting(layout: DataLayout, voice: str) -> tuple[bool, str]:

@@ -20,6 +20,8 @@ class Reason(str, Enum):
     MALFORMED_LINE = "malformed_line"
     BEYOND_AUDIO_END = "beyond_audio_end"
     NO_SPEECH = "no_speech"
+    DAMAGED_AUDIO = "damaged_audio"  # the clip touches a stretch the decoder could not read
+    DUPLICATE_AUDIO = "duplicate_audio"  # a transcript line naming a clip an earlier line named
     # alignment and quality (the aligned dataset)
     ALIGN_FAILED = "align_failed"
     LOW_ALIGN_SCORE = "low_align_score"

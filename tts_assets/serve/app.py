@@ -13,6 +13,16 @@
   same chunks base64-encoded in OpenAI's server-sent events (`speech.audio.delta`, then
   `speech.audio.done`, or `error`). A client that goes away stops the synthesis after its piece.
 Other fields (`instructions`, ...) are ignored. Errors are 4xx/5xx with OpenAI's JSON error body.
+The `X-Voice` response header is the voice id percent-encoded as UTF-8 (RFC 3986; headers are
+Latin-1), so an ASCII id like `reader` is sent unchanged. A `voice` matches its folder's name also
+when one of them is decomposed Unicode (NFD, as macOS writes names) and the other composed (NFC).
+
+`GET /v1/voices` lists the voices that can be spoken (`data`) and, under `unavailable`, those that
+cannot (`{"id", "engine", "reason"}`, engine null for the whole voice: an unreadable folder, a
+folder name that is not UTF-8), so one broken voice never hides the others.
+
+With an API key, every path but `/health` (the docs and `/openapi.json` too) requires
+`Authorization: Bearer <key>`; `/health` names no absolute path.
 
 `input` is limited to `max_input_chars` as sent and once spelled out (numbers expand: one request
 must not hold the device for long). A client that disconnects while its request waits for the
@@ -26,6 +36,7 @@ import base64
 import json
 import logging
 import math
+import os
 import secrets
 import threading
 from collections import OrderedDict
@@ -33,6 +44,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from functools import partial
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
@@ -45,9 +57,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tts_assets.layout import DataLayout
 from tts_assets.serve.audio import (MAX_SPEED, MEDIA_TYPES, MIN_SPEED, STREAMED_FORMATS, StreamEncoder,
                                     change_speed, encode, join, silence)
-from tts_assets.serve.engines import ENGINE_NAMES, ENGINES, Engine, Served, Synthesizer, discover
-from tts_assets.serve.errors import ApiError, error_body
+from tts_assets.serve.engines import ENGINE_NAMES, ENGINES, Engine, Served, Synthesizer, discover, voice_named
+from tts_assets.serve.errors import ApiError, ServeError, error_body
 from tts_assets.serve.queue import DeviceQueue, JobRecord, QueueFullError
+from tts_assets.serve.server import API_KEY_ENV
 from tts_assets.serve.settings import ServeSettings
 from tts_assets.serve.text import speakable, text_pieces
 
@@ -78,19 +91,21 @@ class SpeechService:
         self.queue = DeviceQueue(settings.device, settings.max_queue)
         self._loaded: OrderedDict[tuple[str, str], Synthesizer] = OrderedDict()
 
-    def voices(self) -> dict[str, dict[str, Served]]:
-        return discover(self.layout, self.settings.require_promoted, self.engines)
+    def voices(self, problems: dict[tuple[str, str | None], str] | None = None) -> dict[str, dict[str, Served]]:
+        return discover(self.layout, self.settings.require_promoted, self.engines, problems)
 
     def resolve(self, voice: str, model: str) -> Served:
         """Reads the data root: call it off the event loop."""
-        problems: dict[tuple[str, str], str] = {}
-        voices = discover(self.layout, self.settings.require_promoted, self.engines, problems)
+        problems: dict[tuple[str, str | None], str] = {}
+        voices = self.voices(problems)
+        voice = voice_named(voice, [*voices, *(name for name, _ in problems)])
         engines = voices.get(voice, {})
         named = model in self.engines or model in ENGINE_NAMES
         wanted = [model] if named else list(self.engines)
         if not any(engine in engines for engine in wanted):
             # Its files are there but unreadable: say so rather than "not found".
-            causes = [cause for (name, engine), cause in problems.items() if name == voice and engine in wanted]
+            causes = [cause for (name, engine), cause in problems.items()
+                      if name == voice and (engine is None or engine in wanted)]  # None: the whole voice
             if causes:
                 raise ApiError(503, "voice_unavailable", f"voice {voice!r} cannot be served: {causes[0]}", "voice")
         if not engines:
@@ -104,7 +119,8 @@ class SpeechService:
         return next(engines[name] for name in self.engines if name in engines)
 
     def loaded(self) -> list[str]:
-        return [f"{engine}:{path}" for engine, path in self._loaded]
+        # Relative to the data root: /health is open to anyone, the server's paths are not.
+        return [f"{engine}:{os.path.relpath(path, self.layout.root)}" for engine, path in self._loaded]
 
     def _synthesizer(self, served: Served) -> Synthesizer:
         """Runs in the device worker only, so loading never overlaps a synthesis."""
@@ -272,12 +288,20 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         return JSONResponse(error_body(500, message, "internal_error"), status_code=500,
                             headers={"Connection": "close"})
 
-    if api_key:
+    if api_key is not None:
+        if not api_key.strip():  # not taken for "no key": that would serve everyone, silently
+            raise ServeError("API key", f"empty (--api-key or ${API_KEY_ENV}); give a key, or unset both to "
+                                        "serve without one")
+        expected = api_key.encode()
+
         @app.middleware("http")
         async def authenticate(request: Request, call_next):
-            if request.url.path.startswith("/v1/"):
-                given = request.headers.get("authorization", "")
-                if not secrets.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+            if request.url.path != "/health":  # the docs and the schema too: they list the API
+                scheme, _, token = request.headers.get("authorization", "").partition(" ")
+                # The scheme is case-insensitive (RFC 9110); Starlette decodes header values as
+                # Latin-1, so encoding back gives the bytes sent (a UTF-8 key matches).
+                if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode("latin-1"),
+                                                                            expected):
                     return JSONResponse(error_body(401, "missing or wrong API key (Authorization: Bearer ...)",
                                                    "invalid_api_key"), status_code=401,
                                         headers={"WWW-Authenticate": "Bearer"})
@@ -288,7 +312,8 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         try:
             voices = len(service.voices())
         except Exception as exc:  # noqa: BLE001 - health reports, never fails on a bad data root
-            voices = f"unreadable: {exc}"
+            # The cause without its path: /health is open to anyone.
+            voices = f"unreadable: {getattr(exc, 'strerror', None) or type(exc).__name__}"
         return {"status": "ok", "device": settings.device, "voices": voices, "loaded": service.loaded(),
                 "queue": {"busy": service.queue.busy, "waiting": service.queue.waiting,
                           "max_waiting": settings.max_queue}}
@@ -296,10 +321,13 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
     @app.get("/v1/voices")
     def voices():
         data = []
-        for name, engines in service.voices().items():
+        problems: dict[tuple[str, str | None], str] = {}
+        for name, engines in service.voices(problems).items():
             data.append({"id": name, "object": "voice", "name": name, "default_engine": next(iter(engines)),
                          "engines": {engine: served.describe() for engine, served in engines.items()}})
-        return {"object": "list", "data": data}
+        # Beside `data`, whose entries all can be spoken: what cannot, and why.
+        unavailable = [{"id": name, "engine": engine, "reason": cause} for (name, engine), cause in problems.items()]
+        return {"object": "list", "data": data, "unavailable": unavailable}
 
     @app.get("/v1/models")
     def models():
@@ -322,6 +350,11 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
         if not body.input.strip():
             raise ApiError(400, "empty_input", "input is empty", "input")
+        try:
+            body.input.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate: valid JSON, yet no text a tokenizer takes
+            raise ApiError(400, "invalid_input", f"input is not valid Unicode ({exc.reason} at character "
+                                                 f"{exc.start})", "input") from None
         if len(body.input) > settings.max_input_chars:
             raise ApiError(400, "input_too_long", f"input is {len(body.input)} characters; the limit is "
                                                   f"{settings.max_input_chars}", "input")
@@ -354,7 +387,8 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
         audio = await run_in_threadpool(change_speed, audio, body.speed)
         data = await run_in_threadpool(encode, audio, rate, response_format)
         headers = {
-            "X-Voice": voice, "X-Engine": served.engine, "X-Checkpoint": served.checkpoint.name,
+            # Header values are Latin-1: the id percent-encoded as UTF-8 (an ASCII id is unchanged).
+            "X-Voice": quote(voice, safe=""), "X-Engine": served.engine, "X-Checkpoint": served.checkpoint.name,
             "X-Sample-Rate": str(rate), "X-Text-Pieces": str(len(pieces)), "X-Job-Id": str(record.id),
             "X-Queue-Wait-Ms": f"{(record.started - record.queued) * 1000:.1f}",
             "X-Synthesis-Ms": f"{(record.finished - record.started) * 1000:.1f}",
@@ -432,7 +466,7 @@ def create_app(layout: DataLayout, settings: ServeSettings | None = None, *, api
                 encoder.close()
 
         headers = {
-            "X-Voice": voice, "X-Engine": served.engine, "X-Checkpoint": served.checkpoint.name,
+            "X-Voice": quote(voice, safe=""), "X-Engine": served.engine, "X-Checkpoint": served.checkpoint.name,
             "X-Sample-Rate": str(rate), "X-Text-Pieces": str(len(pieces)), "X-Job-Id": str(record.id),
             "X-Queue-Wait-Ms": f"{(record.started - record.queued) * 1000:.1f}", "Cache-Control": "no-store",
         }

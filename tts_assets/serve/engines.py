@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +34,7 @@ import numpy as np
 from tts_assets.errors import TtsAssetsError
 from tts_assets.evaluate.promotion import read_promoted, step_of
 from tts_assets.layout import DataLayout
+from tts_assets.serve.errors import encodable
 
 log = logging.getLogger(__name__)
 
@@ -203,31 +206,53 @@ _logged: set[str] = set()  # discovery runs on every request: each problem is lo
 
 
 def discover(layout: DataLayout, require_promoted: bool = False, engines: dict[str, Engine] | None = None,
-             problems: dict[tuple[str, str], str] | None = None) -> dict[str, dict[str, Served]]:
+             problems: dict[tuple[str, str | None], str] | None = None) -> dict[str, dict[str, Served]]:
     """voice → engine → the checkpoint served, for every voice with a servable checkpoint.
 
-    A voice and engine whose files cannot be read (an unreadable `latest.json`, ...) is left out,
-    with a warning, so that it does not break the other voices; its cause goes into `problems`."""
+    A voice whose files cannot be read (an unreadable voice folder or `latest.json`, ...) or whose
+    folder name is not UTF-8 is left out, with a warning, so that it does not break the other
+    voices; its cause goes into `problems` under (voice, engine), engine None when it is the whole
+    voice's. Clients see these: names and causes are encodable, paths relative to the data root."""
     engines = ENGINES if engines is None else engines
     models = layout.root / "models"
     voices: dict[str, dict[str, Served]] = {}
+
+    def not_served(voice: str, engine: str | None, cause: str) -> None:
+        cause = encodable(cause.replace(f"{layout.root}{os.sep}", ""))
+        if problems is not None:
+            problems[voice, engine] = cause
+        message = f"voice {voice}: {f'{engine} ' if engine else ''}checkpoints not served: {cause}"
+        if message not in _logged:
+            _logged.add(message)
+            log.warning(message)
+
     if not models.is_dir():
         return voices
     for folder in sorted(p for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for name in engines:
-            if not (folder / name).is_dir():
-                continue
+        voice = encodable(folder.name)
+        if voice != folder.name:  # surrogate escapes: no JSON body, header or request can carry the name
+            not_served(voice, None, "folder name is not valid UTF-8; rename it")
+            continue
+        try:
+            present = [name for name in engines if (folder / name).is_dir()]
+        except OSError as exc:  # a voice folder this user cannot search (chmod 000, another owner)
+            not_served(voice, None, str(exc))
+            continue
+        for name in present:
             try:
-                served = served_checkpoint(layout, folder.name, name, require_promoted, engines)
+                served = served_checkpoint(layout, voice, name, require_promoted, engines)
             except Exception as exc:  # noqa: BLE001 - any cause; the others are still served
-                cause = str(exc) or type(exc).__name__
-                if problems is not None:
-                    problems[folder.name, name] = cause
-                message = f"voice {folder.name}: {name} checkpoints not served: {cause}"
-                if message not in _logged:
-                    _logged.add(message)
-                    log.warning(message)
+                not_served(voice, name, str(exc) or type(exc).__name__)
                 continue
             if served:
-                voices.setdefault(folder.name, {})[name] = served
+                voices.setdefault(voice, {})[name] = served
     return voices
+
+
+def voice_named(voice: str, names: list[str]) -> str:
+    """The name among `names` that a request's `voice` means: itself, else the one equal to it once
+    NFC-normalized (macOS writes folder names decomposed, clients send them composed); else `voice`."""
+    if voice in names:
+        return voice
+    wanted = unicodedata.normalize("NFC", voice)
+    return next((name for name in names if unicodedata.normalize("NFC", name) == wanted), voice)

@@ -26,8 +26,16 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def encodable(text: str) -> str:
+    """`text` with what UTF-8 cannot encode (the surrogate escapes of a file name that is not UTF-8,
+    a lone surrogate sent as `"\\ud800"`) backslash-escaped, as Python shows it."""
+    return text.encode("utf-8", "backslashreplace").decode()
+
+
 def error_body(status: int, message: str, code: str | None, param: str | None = None) -> dict:
     kind = "invalid_request_error" if status < 500 else "server_error"
     if status == 401:
         kind = "authentication_error"
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    # Always encodable: one that is not fails to render, and the client gets a plain-text 500 instead.
+    return {"error": {"message": encodable(message), "type": kind, "param": param and encodable(param),
+                      "code": code}}

@@ -91,8 +91,8 @@ def serve(
 
     Settings come from the `serve:` section of `settings_file` (default $TTS_ASSETS_SETTINGS);
     `device` and `require_promoted` override them. `api_key` (default $TTS_ASSETS_API_KEY), when
-    set, is required as `Authorization: Bearer <key>` on /v1/*. Raises ServeError when the data
-    root is missing or the address cannot be bound."""
+    set, is required as `Authorization: Bearer <key>` on every path but /health. Raises ServeError
+    when the data root is missing, the API key is empty or the address cannot be bound."""
     import uvicorn
 
     from tts_assets.serve.app import create_app
@@ -103,7 +103,7 @@ def serve(
         raise ServeError(layout.root, "no such data root")
     settings = ServeSettings.load(settings_file or os.environ.get(SETTINGS_ENV), device=device,
                                   require_promoted=require_promoted)
-    api_key = api_key or os.environ.get(API_KEY_ENV) or None
+    api_key = os.environ.get(API_KEY_ENV) if api_key is None else api_key
     app = create_app(layout, settings, api_key=api_key)
     sock = bind(host, port)
     voices = discover(layout, settings.require_promoted)

@@ -5,7 +5,8 @@ are normalized the same way first. Long texts are then split at sentence ends (`
 and line breaks; closing quotes and brackets stay on their sentence; no split before a
 lowercase word, as in `"Really?" she asked.`); a sentence still
 longer than `max_chars` is split at its last clause mark (`,;:` or a dash) before the limit, else
-at its last space, else hard. Pieces keep their punctuation (it shapes the prosody).
+at its last space, else hard. Pieces keep their punctuation (it shapes the prosody); a piece
+with no letter or digit (`...`, emoji, zero-width spaces) has nothing to speak and is dropped.
 """
 
 from __future__ import annotations
@@ -53,4 +54,5 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
 
 def text_pieces(text: str, max_chars: int = 250) -> list[str]:
     """Sentences of `text`, each at most `max_chars` long, in order."""
-    return [piece for sentence in split_sentences(text) for piece in _split_long(sentence, max_chars)]
+    return [piece for sentence in split_sentences(text) for piece in _split_long(sentence, max_chars)
+            if any(char.isalnum() for char in piece)]

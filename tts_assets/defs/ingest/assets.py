@@ -31,7 +31,7 @@ def source_audio(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> d
     """The book's audio as found: duration, sample rate, channels, codec and chapter marks."""
     voice, book = voice_and_book(context)
     try:
-        info = book_stages.probe_book(tts.layout(), voice, book)
+        info = book_stages.probe_book(tts.layout(), voice, book, tts.settings())
     except TtsAssetsError as error:
         raise _fail_book(tts, voice, book, error) from None
     chapters = info.get("chapters", [])

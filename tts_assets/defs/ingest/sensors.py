@@ -8,19 +8,28 @@ import dagster as dg
 from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
 from tts_assets.defs.partitions import book_partitions, voice_partitions
 from tts_assets.defs.resources import TtsAssetsResource
+from tts_assets.errors import TtsAssetsError
 from tts_assets.inbox import ready_items, scan_inbox
+from tts_assets.keys import claim_voice
 from tts_assets.sources import register_book
 
 
 @dg.sensor(job=build_book_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox_sensor(context: dg.SensorEvaluationContext, tts: TtsAssetsResource) -> dg.SensorResult:
     """Books dropped into `<data_root>/inbox/<voice>/` start a build once they stop changing."""
-    cursor = json.loads(context.cursor) if context.cursor else {"seen": {}, "submitted": {}}
+    cursor = {"seen": {}, "submitted": {}, "noted": {}, **(json.loads(context.cursor) if context.cursor else {})}
     layout = tts.layout()
-    ready, seen_now = ready_items(scan_inbox(layout), cursor["seen"], cursor["submitted"])
-    requests = []
+    scan = scan_inbox(layout, tts.settings().inputs.follow_outside_links)
+    ready, seen_now = ready_items(scan.items, cursor["seen"], cursor["submitted"])
+    requests, voices = [], set()
     for item in ready:
-        register_book(layout, item.voice, item.source, item.book)
+        try:
+            claim_voice(layout, item.voice_name)
+            register_book(layout, item.voice, item.source, item.book)
+        except TtsAssetsError as error:
+            scan.notes[item.source.path] = str(error)
+            continue
+        voices.add(item.voice)
         cursor["submitted"][f"{item.voice}/{item.book}"] = item.fingerprint
         requests.append(
             dg.RunRequest(
@@ -28,6 +37,10 @@ def inbox_sensor(context: dg.SensorEvaluationContext, tts: TtsAssetsResource) ->
                 partition_key=dg.MultiPartitionKey({"voice": item.voice, "book": item.book}),
             )
         )
+    for path, why in scan.notes.items():  # each once, while it stays so
+        if cursor["noted"].get(path) != why:
+            context.log.warning(f"inbox: {path} not used: {why}")
+    cursor["noted"] = scan.notes
     waiting = [k for k in seen_now if k not in cursor["seen"] or cursor["seen"][k] != seen_now[k]]
     if waiting:
         context.log.info(f"waiting for files to stop changing: {', '.join(waiting)}")
@@ -35,8 +48,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext, tts: TtsAssetsResource) ->
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[
-            voice_partitions.build_add_request(sorted({i.voice for i in ready})),
-            book_partitions.build_add_request(sorted({i.book for i in ready})),
+            voice_partitions.build_add_request(sorted(voices)),
+            book_partitions.build_add_request(sorted({r.partition_key.keys_by_dimension["book"] for r in requests})),
         ],
         cursor=json.dumps(cursor),
     )
