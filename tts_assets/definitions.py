@@ -7,15 +7,12 @@ import dagster as dg
 from tts_assets.defs.align import assets as align_assets
 from tts_assets.defs.align import checks as align_checks
 from tts_assets.defs.align.jobs import align_voice_job
+from tts_assets.defs.align.sensors import dataset_automation
 from tts_assets.defs.evaluate import checks as evaluation_checks
 from tts_assets.defs.ingest import assets as ingest_assets
 from tts_assets.defs.ingest import checks as ingest_checks
 from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
-from tts_assets.defs.ingest.sensors import (
-    inbox_sensor,
-    refresh_dataset_after_book,
-    refresh_dataset_after_failed_book,
-)
+from tts_assets.defs.ingest.sensors import inbox_sensor, refresh_dataset_after_failed_book
 from tts_assets.defs.ops.schedules import nightly_train_job, nightly_training
 from tts_assets.defs.qwen3 import assets as qwen3_assets
 from tts_assets.defs.qwen3.jobs import convert_qwen3_job, train_qwen3_job
@@ -41,7 +38,7 @@ defs = dg.Definitions(
         nightly_train_job, *xtts_jobs,
     ],
     schedules=[nightly_training],
-    sensors=[inbox_sensor, refresh_dataset_after_book, refresh_dataset_after_failed_book],
+    sensors=[inbox_sensor, refresh_dataset_after_failed_book, dataset_automation],
     resources={"tts": TtsAssetsResource()},
     executor=_executor(),
 )

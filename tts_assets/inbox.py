@@ -16,12 +16,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from tts_assets.atomic import write_text_atomic
 from tts_assets.errors import TtsAssetsError
 from tts_assets.keys import assign_book_key, book_name, registered_sources
 from tts_assets.layout import AUDIO_SUFFIXES, DataLayout, slugify
+from tts_assets.settings import VoiceSettings
 from tts_assets.sources import BookSource
 
 CURATED_TRANSCRIPTS = "transcripts.jsonl"
+VOICE_SETTINGS = "voice.yaml"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class InboxItem:
 class InboxScan:
     items: list[InboxItem] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # path → why it is not used
+    voices: dict[str, Path] = field(default_factory=dict)  # voice key → its inbox folder
 
 
 def _stat(paths: list[Path]) -> str:
@@ -89,6 +95,7 @@ def scan_inbox(layout: DataLayout, follow_outside_links: bool = False) -> InboxS
         return scan
     root = layout.root.resolve()
     for voice, voice_dir in _voice_folders(inbox, layout, scan):
+        scan.voices[voice] = voice_dir
         registered = registered_sources(layout, voice)
         taken: dict[str, str] = {}  # keys handed out in this scan
 
@@ -125,6 +132,21 @@ def scan_inbox(layout: DataLayout, follow_outside_links: bool = False) -> InboxS
             except TtsAssetsError as exc:  # a name that makes no key; the others go on
                 scan.notes[str(entry)] = str(exc)
     return scan
+
+
+def adopt_voice_settings(layout: DataLayout, voice: str, voice_dir: Path) -> bool:
+    """Take `voice.yaml` from the voice's inbox folder (checked, paths made absolute) into
+    `work/<voice>/voice.yaml`, where every run reads it; True when it changed. A bad file raises
+    `InputFileError` and the last good one stays."""
+    given = voice_dir / VOICE_SETTINGS
+    target = layout.voice_settings(voice)
+    if not given.is_file():
+        return False
+    text = yaml.safe_dump(VoiceSettings.load(given).model_dump(exclude_none=True), sort_keys=False)
+    if target.is_file() and target.read_text() == text:
+        return False
+    write_text_atomic(target, text)
+    return True
 
 
 def _entries(folder: Path, seen: set[Path] | None = None) -> Iterator[tuple[Path, str]]:

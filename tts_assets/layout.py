@@ -61,6 +61,10 @@ class DataLayout:
     def transcript_file(self, voice: str, book: str) -> Path:
         return self.book_dir(voice, book) / "segments.jsonl"
 
+    def transcript_info(self, voice: str, book: str) -> Path:
+        """What made the transcript: the ASR model (as `auto` resolved it), or the user's file."""
+        return self.book_dir(voice, book) / "transcript.json"
+
     def transcript_rejections(self, voice: str, book: str) -> Path:
         return self.book_dir(voice, book) / "segments_rejected.jsonl"
 
@@ -87,6 +91,10 @@ class DataLayout:
     def voice_record(self, voice: str) -> Path:
         """The name the voice's key was first given, so another name with the same key is caught."""
         return self.root / "work" / voice / "voice.json"
+
+    def voice_settings(self, voice: str) -> Path:
+        """The voice's own settings, as last taken from `inbox/<voice>/voice.yaml`."""
+        return self.root / "work" / voice / "voice.yaml"
 
     def books(self, voice: str) -> list[str]:
         """Books of a voice that have been registered (have a source record)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -126,3 +126,35 @@ def _dataclass_from(kind, values: dict, section: str):
     if unknown:
         raise ValueError(f"unknown {section} setting(s) {sorted(unknown)}; known: {sorted(known)}")
     return kind(**values)
+
+
+class VoiceSettings(BaseModel):
+    """`inbox/<voice>/voice.yaml`: what one voice needs (a French voice and an English one in one
+    inbox), over the settings file. Every field is optional; a book's own options (`ingest
+    --language/--asr-model`) still come first."""
+
+    model_config = ConfigDict(extra="forbid")
+    language: str | None = None  # of the ASR and the aligner
+    asr_model: str | None = None
+    aligner: Literal["auto", "pocketsphinx", "whisperx"] | None = None
+    align_model: str | None = None  # the whisperx aligner's wav2vec2 model
+    engines: list[Literal["qwen3", "xtts"]] | None = None  # which the nightly training trains
+    xtts_config: str | None = None  # the voice's XTTS config (relative to voice.yaml's folder)
+
+    @classmethod
+    def load(cls, path: Path) -> "VoiceSettings":
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+            settings = cls.model_validate(data)
+        except (OSError, yaml.YAMLError, ValueError, TypeError) as exc:
+            raise InputFileError(path, f"invalid voice settings: {exc}".replace("\n", " ")) from exc
+        if settings.xtts_config:  # found later by runs started elsewhere
+            settings.xtts_config = str((Path(path).parent / settings.xtts_config).resolve())
+        return settings
+
+    def over(self, settings: DatasetSettings) -> DatasetSettings:
+        """The dataset settings with this voice's choices in place."""
+        asr = {**settings.asr, **{k: v for k, v in {"language": self.language, "model": self.asr_model}.items() if v}}
+        align = settings.align.model_copy(update={k: v for k, v in {
+            "language": self.language, "backend": self.aligner, "wav2vec2_model": self.align_model}.items() if v})
+        return settings.model_copy(update={"asr": asr, "align": align})

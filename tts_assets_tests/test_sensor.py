@@ -83,26 +83,40 @@ def test_names_in_other_scripts_become_keys_and_a_nameless_one_is_skipped(tmp_pa
 
 
 def test_finished_book_refreshes_its_voice_dataset(dagster_home, data_root, librivox_book, tmp_path):
-    """The run-status sensor turns a finished book run into a dataset run for its voice."""
-    from tts_assets.defs.ingest.sensors import refresh_dataset_after_book
-    from tts_assets.defs.launch import build_book_and_dataset
+    """A finished book run makes the automation ask for its voice's dataset and aligned dataset,
+    together; a failed one, the run-status sensor for the dataset alone."""
+    from tts_assets.defs.ingest.sensors import refresh_dataset_after_failed_book
+    from tts_assets.defs.launch import _execute
     from tts_assets.sources import BookSource, register_book
 
     layout = DataLayout(data_root)
     segments = tmp_path / "s.jsonl"
     librivox_book.write_segments(segments)
     book = register_book(layout, "reader", BookSource("audiobook", str(librivox_book.audio), str(segments)))
+    broken = tmp_path / "broken.flac"
+    broken.write_bytes(b"not audio")
+    other = register_book(layout, "other", BookSource("audiobook", str(broken)))
     with dg.DagsterInstance.get() as instance:
-        book_run, _ = build_book_and_dataset(instance, "reader", book)
-        run = instance.get_run_by_id(book_run.run_id)
+        instance.add_dynamic_partitions("voice", ["reader", "other"])
+        instance.add_dynamic_partitions("book", [book, other])
+        before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        book_run = _execute(instance, "build_book", dg.MultiPartitionKey({"voice": "reader", "book": book}),
+                            "CRITICAL", None)
+        failed_run = _execute(instance, "build_book", dg.MultiPartitionKey({"voice": "other", "book": other}),
+                              "CRITICAL", None)
+        assert book_run.success and not failed_run.success
+        after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
+        requested = {r.key.to_user_string(): set(r.true_subset.expensively_compute_partition_keys())
+                     for r in after.results if r.true_subset.size}
+        assert requested == {"voice_dataset": {"reader"}, "aligned_dataset": {"reader"}}
         context = dg.build_run_status_sensor_context(
-            sensor_name=refresh_dataset_after_book.name,
+            sensor_name=refresh_dataset_after_failed_book.name,
             dagster_instance=instance,
-            dagster_run=run,
-            dagster_event=book_run.get_run_success_event(),
+            dagster_run=instance.get_run_by_id(failed_run.run_id),
+            dagster_event=failed_run.get_run_failure_event(),
         )
-        [request] = list(refresh_dataset_after_book(context))
-    assert request.partition_key == "reader"
+        [request] = list(refresh_dataset_after_failed_book(context))
+    assert request.partition_key == "other"
 
 
 def test_definitions_load():

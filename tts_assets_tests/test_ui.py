@@ -50,6 +50,17 @@ def location_loaded(port: int) -> bool:
         return False
 
 
+def stop(processes: list[subprocess.Popen]) -> None:
+    """SIGINT to each process group (what Ctrl-C sends), SIGKILL to any still there after 30 s."""
+    for process in processes:
+        os.killpg(process.pid, signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 @pytest.fixture
 def ui(tmp_path, librivox_book, monkeypatch):
     home, data = tmp_path / "home", tmp_path / "data"
@@ -78,13 +89,7 @@ def ui(tmp_path, librivox_book, monkeypatch):
             time.sleep(1)
         yield port, tmp_path
     finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(processes)
 
 
 def test_materialize_through_graphql_and_see_it_in_the_ui(ui):

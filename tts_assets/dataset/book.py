@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
-from tts_assets.asr.whisper import transcribe
+from tts_assets.asr.whisper import resolve_model, transcribe
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.audio.cut import CutRequest, CutResult, cut_clips
 from tts_assets.audio.decode import DecodeReport, decode_clip
@@ -99,11 +100,18 @@ def transcribe_book(
             {"id": ln.segment_id, "audio_file": str(ln.audio), "text": ln.text, "line": ln.line}
             for ln in lines
         ]
+        made_by = f"transcripts {source.transcripts_jsonl}"
     elif source.segments_jsonl:
         segments, rejections = read_segments_jsonl(Path(source.segments_jsonl), source.path, book)
         rows = [s.to_dict() for s in segments]
+        made_by = f"segments {source.segments_jsonl}"
     else:
         asr = settings.asr_settings(model=source.asr_model, language=source.language)
+        if model is None:  # record which model made the transcript, whatever `auto` chose
+            folder, made_by = resolve_model(asr)
+            asr = replace(asr, model=folder)
+        else:
+            made_by = "the given model"
         duration = _read_probe(layout, voice, book)["duration"]
         segments = transcribe(
             Path(source.path), asr, model=model, id_prefix=f"{book}:", expected_duration=duration
@@ -118,8 +126,9 @@ def transcribe_book(
     write_jsonl(layout.transcript_file(voice, book), rows)
     write_jsonl(layout.transcript_rejections(voice, book), (r.to_dict() for r in rejections))
     _clear_failure(layout, voice, book)  # an earlier failure no longer holds
-    log.info("%s/%s: %d segments, %d input lines rejected", voice, book, len(rows), len(rejections))
-    return {"segments": len(rows), "rejected_lines": len(rejections), "source": source.path}
+    _write_json(layout.transcript_info(voice, book), {"made_by": made_by, "language": source.language})
+    log.info("%s/%s: %d segments by %s, %d input lines rejected", voice, book, len(rows), made_by, len(rejections))
+    return {"segments": len(rows), "rejected_lines": len(rejections), "source": source.path, "made_by": made_by}
 
 
 def _read_probe(layout: DataLayout, voice: str, book: str) -> dict:

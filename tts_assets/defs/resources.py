@@ -6,7 +6,7 @@ import os
 import dagster as dg
 
 from tts_assets.layout import DataLayout
-from tts_assets.settings import SETTINGS_ENV, DatasetSettings
+from tts_assets.settings import SETTINGS_ENV, DatasetSettings, VoiceSettings
 
 
 class TtsAssetsResource(dg.ConfigurableResource):
@@ -16,8 +16,11 @@ class TtsAssetsResource(dg.ConfigurableResource):
     def layout(self) -> DataLayout:
         return DataLayout.at(self.data_root)
 
-    def settings(self) -> DatasetSettings:
-        return DatasetSettings.load(self.settings_file or os.environ.get(SETTINGS_ENV))
+    def settings(self, voice: str | None = None) -> DatasetSettings:
+        """The dataset settings; for a voice, with its `voice.yaml` in place."""
+        settings = DatasetSettings.load(self.settings_file or os.environ.get(SETTINGS_ENV))
+        own = self.layout().voice_settings(voice) if voice else None
+        return VoiceSettings.load(own).over(settings) if own and own.is_file() else settings
 
 
 def voice_and_book(context: dg.AssetExecutionContext) -> tuple[str, str]:

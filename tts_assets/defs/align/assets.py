@@ -16,6 +16,9 @@ from tts_assets.errors import TtsAssetsError
     deps=[voice_dataset],
     **GPU,
     kinds={"parquet"},
+    # Whenever a voice's dataset changes (a new or rebuilt book), its aligned dataset follows, so
+    # the nightly training sees every book without anyone running `tts-assets align`.
+    automation_condition=dg.AutomationCondition.eager(),
 )
 @on_a_free_card
 def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
@@ -24,7 +27,7 @@ def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -
     voice = context.partition_key
     layout = tts.layout()
     try:
-        summary = align_voice_dataset(layout, voice, tts.settings())
+        summary = align_voice_dataset(layout, voice, tts.settings(voice))
     except (TtsAssetsError, ValueError) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
     return dg.MaterializeResult(

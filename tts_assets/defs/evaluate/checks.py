@@ -76,7 +76,7 @@ def evaluate_newest(context: dg.AssetCheckExecutionContext, tts: TtsAssetsResour
                                                    "no checkpoint to evaluate")
         if settings.device == "auto" and engine == "qwen3":
             settings = settings.model_copy(update={"device": Qwen3Settings.load(os.environ.get(SETTINGS_ENV)).device})
-        asr = asr_settings_for(settings, None if settings.asr_model else tts.settings().asr_settings())
+        asr = asr_settings_for(settings, None if settings.asr_model else tts.settings(voice).asr_settings())
         evaluation, promoted = evaluate_and_record(layout, voice, found[-1], settings, engine=engine, asr=asr)
     except (TtsAssetsError, ValueError) as exc:
         return dg.AssetCheckResult(passed=False, severity=error, description=f"evaluation could not run: {exc}",

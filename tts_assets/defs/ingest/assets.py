@@ -31,7 +31,7 @@ def source_audio(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> d
     """The book's audio as found: duration, sample rate, channels, codec and chapter marks."""
     voice, book = voice_and_book(context)
     try:
-        info = book_stages.probe_book(tts.layout(), voice, book, tts.settings())
+        info = book_stages.probe_book(tts.layout(), voice, book, tts.settings(voice))
     except TtsAssetsError as error:
         raise _fail_book(tts, voice, book, error) from None
     chapters = info.get("chapters", [])
@@ -62,12 +62,13 @@ def transcript_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResourc
     voice, book = voice_and_book(context)
     layout = tts.layout()
     try:
-        result = book_stages.transcribe_book(layout, voice, book, tts.settings())
+        result = book_stages.transcribe_book(layout, voice, book, tts.settings(voice))
     except TtsAssetsError as error:
         raise _fail_book(tts, voice, book, error) from None
     return dg.MaterializeResult(
         metadata={
             "segments": result["segments"],
+            "made_by": result["made_by"],
             "rejected_input_lines": result["rejected_lines"],
             "path": dg.MetadataValue.path(str(layout.transcript_file(voice, book))),
         }
@@ -78,7 +79,7 @@ def transcript_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResourc
 def merged_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Clip spans: long segments split at pauses, short neighbours merged, cut points padded."""
     voice, book = voice_and_book(context)
-    result = book_stages.plan_book(tts.layout(), voice, book, tts.settings().merge_rules())
+    result = book_stages.plan_book(tts.layout(), voice, book, tts.settings(voice).merge_rules())
     return dg.MaterializeResult(
         metadata={
             "spans": result["spans"],
@@ -92,7 +93,7 @@ def merged_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -
 def book_clips(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The book's clips, cut from one streaming decode, and its clip and rejection manifests."""
     voice, book = voice_and_book(context)
-    settings = tts.settings()
+    settings = tts.settings(voice)
     try:
         summary = book_stages.cut_book(tts.layout(), voice, book, settings.clips, settings.merge_rules())
     except TtsAssetsError as error:
@@ -111,6 +112,9 @@ def book_clips(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.
         dg.AssetDep(book_clips, partition_mapping=all_books_of_voice)
     ],
     kinds={"parquet"},
+    # A finished book refreshes its voice (a book that failed does too: ingest/sensors.py). Not
+    # held back by a book that never built: its failure is the dataset's to report.
+    automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()),
 )
 def voice_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The voice's dataset over all its books: manifests (JSONL + Parquet), rejections, report."""

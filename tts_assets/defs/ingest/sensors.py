@@ -9,7 +9,7 @@ from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
 from tts_assets.defs.partitions import book_partitions, voice_partitions
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
-from tts_assets.inbox import ready_items, scan_inbox
+from tts_assets.inbox import adopt_voice_settings, ready_items, scan_inbox
 from tts_assets.keys import claim_voice
 from tts_assets.sources import register_book
 
@@ -20,6 +20,12 @@ def inbox_sensor(context: dg.SensorEvaluationContext, tts: TtsAssetsResource) ->
     cursor = {"seen": {}, "submitted": {}, "noted": {}, **(json.loads(context.cursor) if context.cursor else {})}
     layout = tts.layout()
     scan = scan_inbox(layout, tts.settings().inputs.follow_outside_links)
+    for voice, folder in scan.voices.items():  # before its books build, which read it
+        try:
+            if adopt_voice_settings(layout, voice, folder):
+                context.log.info(f"inbox: voice {voice} settings taken from {folder / 'voice.yaml'}")
+        except TtsAssetsError as error:
+            scan.notes[str(folder / "voice.yaml")] = f"{error}; the last good settings stay"
     ready, seen_now = ready_items(scan.items, cursor["seen"], cursor["submitted"])
     requests, voices = [], set()
     for item in ready:
@@ -55,28 +61,16 @@ def inbox_sensor(context: dg.SensorEvaluationContext, tts: TtsAssetsResource) ->
     )
 
 
-def _refresh_voice_sensor(name: str, status: dg.DagsterRunStatus, description: str):
-    @dg.run_status_sensor(
-        name=name,
-        description=description,
-        run_status=status,
-        monitored_jobs=[build_book_job],
-        request_job=build_voice_dataset_job,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-    )
-    def refresh(context: dg.RunStatusSensorContext):
-        voice = context.dagster_run.tags.get("dagster/partition/voice")
-        if voice:
-            yield dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=voice)
-
-    return refresh
-
-
-refresh_dataset_after_book = _refresh_voice_sensor(
-    "refresh_dataset_after_book", dg.DagsterRunStatus.SUCCESS, "A built book refreshes its voice's dataset."
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.FAILURE,
+    monitored_jobs=[build_book_job],
+    request_job=build_voice_dataset_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
 )
-refresh_dataset_after_failed_book = _refresh_voice_sensor(
-    "refresh_dataset_after_failed_book",
-    dg.DagsterRunStatus.FAILURE,
-    "A book that could not be used still shows in its voice's rejections.",
-)
+def refresh_dataset_after_failed_book(context: dg.RunStatusSensorContext):
+    """A book that could not be used still shows in its voice's rejections. (A finished book
+    refreshes its voice through `voice_dataset`'s automation condition; a failed run materializes
+    nothing that a condition could see.)"""
+    voice = context.dagster_run.tags.get("dagster/partition/voice")
+    if voice:
+        yield dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=voice)

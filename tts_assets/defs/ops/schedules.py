@@ -1,6 +1,8 @@
 """Nightly training of the voices whose dataset changed since their last checkpoint."""
 
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 
@@ -9,8 +11,10 @@ from tts_assets.defs.qwen3.assets import qwen3_checkpoint, qwen3_codes, qwen3_sa
 from tts_assets.defs.qwen3.jobs import TRAINING_RUN_TAGS
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.defs.xtts.assets import xtts_checkpoint, xtts_export, xtts_samples
+from tts_assets.errors import TtsAssetsError
 from tts_assets.freshness import dataset_fingerprint, needs_training
 from tts_assets.qwen3.paths import run_dir
+from tts_assets.settings import VoiceSettings
 from tts_assets.xtts.paths import voice_config_file, xtts_models_dir
 
 
@@ -27,8 +31,12 @@ nightly_train_job = dg.define_asset_job(
 )
 
 
+# When the nightly training looks for voices to train (UTC); a deployment may choose another hour.
+TRAINING_CRON = os.environ.get("TTS_ASSETS_TRAINING_CRON", "0 2 * * *")
+
+
 @dg.schedule(
-    cron_schedule="0 2 * * *",
+    cron_schedule=TRAINING_CRON,
     job=nightly_train_job,
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -36,7 +44,8 @@ nightly_train_job = dg.define_asset_job(
 def nightly_training(context: dg.ScheduleEvaluationContext, tts: TtsAssetsResource):
     """At 02:00 UTC, one run per voice and model whose aligned dataset differs from the one its
     newest checkpoint finished training on: Qwen3 for every voice, XTTS for voices with a
-    `configs/tts/<voice>_xtts.yaml`. A model counts as trained on its data only once a run has gone
+    `configs/tts/<voice>_xtts.yaml` (or the `xtts_config` of their `voice.yaml`), unless the
+    voice's `engines` name fewer. A model counts as trained on its data only once a run has gone
     through all its epochs, so a failed or stopped run is asked for again the next night (the run key
     is the dataset's fingerprint and the night), unless that voice's run is still going. XTTS trains
     a new run folder per dataset (`data-<fingerprint>`), from the base model, over the whole dataset."""
@@ -45,9 +54,17 @@ def nightly_training(context: dg.ScheduleEvaluationContext, tts: TtsAssetsResour
     requests, skipped = [], []
     for voice in context.instance.get_dynamic_partitions(voice_partitions.name):
         fingerprint = dataset_fingerprint(layout, voice)
-        engines = [("qwen3", run_dir(layout, voice), QWEN3_ASSETS, None)]
-        if voice_config_file(voice).is_file():
-            config = {"config_file": str(voice_config_file(voice).resolve()), "run_name": f"data-{fingerprint}"}
+        own = layout.voice_settings(voice)
+        try:
+            chosen = VoiceSettings.load(own) if own.is_file() else VoiceSettings()
+        except TtsAssetsError as error:
+            skipped.append(f"{voice} ({error})")
+            continue
+        wanted = chosen.engines or ["qwen3", "xtts"]
+        xtts_config = Path(chosen.xtts_config) if chosen.xtts_config else voice_config_file(voice)
+        engines = [("qwen3", run_dir(layout, voice), QWEN3_ASSETS, None)] if "qwen3" in wanted else []
+        if "xtts" in wanted and xtts_config.is_file():
+            config = {"config_file": str(xtts_config.resolve()), "run_name": f"data-{fingerprint}"}
             engines.append(("xtts", xtts_models_dir(layout, voice), XTTS_ASSETS,
                             {"ops": {a.key.to_user_string(): {"config": config} for a in XTTS_ASSETS}}))
         for engine, model_dir, assets, run_config in engines:
