@@ -1,4 +1,7 @@
-"""One exception type per kind of user error; messages name the file and the cause."""
+"""One exception type per kind of user error; messages name the file and the cause. Every one is
+a `TtsAssetsError`, which the command line and the Dagster layer report as one line."""
+
+from __future__ import annotations
 
 from pathlib import Path
 
@@ -7,15 +10,8 @@ class TtsAssetsError(Exception):
     """A problem with the user's input or setup, reported as one line (no traceback)."""
 
 
-class UnreadableAudioError(TtsAssetsError):
-    def __init__(self, path: Path | str, cause: str):
-        super().__init__(f"{path}: cannot read audio ({cause})")
-        self.path = Path(path)
-        self.cause = cause
-
-
-class InputFileError(TtsAssetsError):
-    """A transcripts/segments file or folder that cannot be used at all."""
+class PathError(TtsAssetsError):
+    """A problem with one file or folder: `<path>: <cause>`."""
 
     def __init__(self, path: Path | str, cause: str):
         super().__init__(f"{path}: {cause}")
@@ -23,9 +19,27 @@ class InputFileError(TtsAssetsError):
         self.cause = cause
 
 
+class UnreadableAudioError(PathError):
+    def __init__(self, path: Path | str, cause: str):
+        super().__init__(path, f"cannot read audio ({cause})")
+        self.cause = cause
+
+
+class InputFileError(PathError):
+    """A transcripts/segments/settings file or folder that cannot be used at all."""
+
+
+class CheckpointNotFoundError(PathError):
+    """A model folder without the checkpoint asked for."""
+
+
 class ModelNotFoundError(TtsAssetsError):
     def __init__(self, name_or_path: str, cause: str):
         super().__init__(f"model {name_or_path!r}: {cause}")
+
+
+class SettingsError(TtsAssetsError):
+    """Settings that are each valid but cannot work together (an aligner for another language)."""
 
 
 class InvalidNameError(TtsAssetsError, ValueError):
@@ -34,3 +48,14 @@ class InvalidNameError(TtsAssetsError, ValueError):
 
 class KeyCollisionError(TtsAssetsError):
     """Two different voices (or sources) that would share one key, and so one folder."""
+
+
+class TrainingDivergedError(PathError):
+    """A loss (or the weights about to be saved) went NaN/inf; nothing after the last good
+    checkpoint was saved."""
+
+    def __init__(self, run_dir: Path | str, step: int, what: str, last_good: Path | None, remedy: str):
+        kept = f"last good checkpoint kept: {last_good}" if last_good else "no checkpoint had been saved yet"
+        super().__init__(run_dir, f"training stopped at step {step}: {what} is not finite ({kept}); {remedy}")
+        self.step = step
+        self.last_good = last_good

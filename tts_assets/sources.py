@@ -17,7 +17,7 @@ from tts_assets.errors import InputFileError, KeyCollisionError
 from tts_assets.keys import assign_book_key, registered_sources
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.schema import Reason, Rejection
-from tts_assets.segments.merge import MergeRules
+from tts_assets.settings import MergeRules
 from tts_assets.segments.model import Segment, join_words
 
 
@@ -170,7 +170,7 @@ class CuratedLine:
 
 
 def read_curated_transcripts(
-    clips_dir: Path, transcripts: Path, book: str, max_clip_s: float = MergeRules.max_clip_s,
+    clips_dir: Path, transcripts: Path, book: str, max_clip_s: float = MergeRules().max_clip_s,
     follow_outside_links: bool = False,
 ) -> tuple[list[CuratedLine], list[Rejection]]:
     """Curated clips: each line names a file relative to `clips_dir` and its text.

@@ -121,10 +121,11 @@ def test_whisperx_backend_offline_in_german(tiny_wav2vec2, offline_nltk):
 
 def test_aligner_from_settings(tiny_wav2vec2):
     from tts_assets.dataset.aligned import make_aligner
+    from tts_assets.errors import SettingsError
     from tts_assets.settings import AlignSettings
 
     assert make_aligner(AlignSettings()).name == "pocketsphinx"
     assert make_aligner(AlignSettings(wav2vec2_model=str(tiny_wav2vec2))).name == "whisperx"
-    with pytest.raises(ValueError, match="English only"):
+    with pytest.raises(SettingsError, match="English only"):  # a user's mistake: one line, like any other
         make_aligner(AlignSettings(language="de"))
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tts_assets.asr.settings import AsrSettings
+from tts_assets.settings import AsrSettings
 from tts_assets.asr.whisper import load_model, transcribe
 from tts_assets.errors import ModelNotFoundError
 

@@ -223,16 +223,16 @@ def test_a_book_rebuilt_after_a_decode_failure_is_back_in_the_dataset(data_root,
     settings = DatasetSettings()
     book_stages.probe_book(layout, "v", book)
     book_stages.transcribe_book(layout, "v", book, settings)
-    book_stages.plan_book(layout, "v", book, settings.merge_rules())
+    book_stages.plan_book(layout, "v", book, settings.merge)
     good = audio.read_bytes()
     audio.write_bytes(b"")  # the file went away while the clips were cut (e.g. a network share)
     with pytest.raises(UnreadableAudioError) as failed:
-        book_stages.cut_book(layout, "v", book, settings.clips, settings.merge_rules())
+        book_stages.cut_book(layout, "v", book, settings.clips, settings.merge)
     book_stages.record_failure(layout, "v", book, failed.value)  # as the Dagster asset does
     assert assemble_voice_dataset(layout, "v")["rejections_by_reason"] == {"unreadable_audio": 1}
 
     audio.write_bytes(good)
-    book_stages.cut_book(layout, "v", book, settings.clips, settings.merge_rules())
+    book_stages.cut_book(layout, "v", book, settings.clips, settings.merge)
     summary = assemble_voice_dataset(layout, "v")
     assert summary["clips"] == len(librivox_book.sentences) and summary["rejections_by_reason"] == {}
 

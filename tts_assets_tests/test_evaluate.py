@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tts_assets.asr.settings import AsrSettings
+from tts_assets.settings import AsrSettings
 from tts_assets.asr.whisper import load_model
 from tts_assets.evaluate import paths
 from tts_assets.evaluate.evaluate import evaluate_and_record, evaluate_checkpoint, held_out_sentences
 from tts_assets.evaluate.promotion import read_history, read_promoted
-from tts_assets.evaluate.settings import FALLBACK_SENTENCES, EvaluationSettings
+from tts_assets.settings import FALLBACK_SENTENCES, EvaluationSettings
 from tts_assets.evaluate.speaker import Ge2eEmbedder, cosine, load_embedder, resemblyzer_weights
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl

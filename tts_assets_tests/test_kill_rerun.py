@@ -35,7 +35,7 @@ def dying_write(target, samples, rate, subtype):
 
 cut.write_wav_atomic = dying_write
 settings = DatasetSettings()
-cut_book(DataLayout(Path(sys.argv[1])), "v", sys.argv[2], settings.clips, settings.merge_rules())
+cut_book(DataLayout(Path(sys.argv[1])), "v", sys.argv[2], settings.clips, settings.merge)
 """
 
 

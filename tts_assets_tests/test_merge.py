@@ -3,7 +3,8 @@
 import random
 
 from tts_assets.manifest.schema import Reason
-from tts_assets.segments.merge import MergeRules, plan_spans
+from tts_assets.segments.merge import plan_spans
+from tts_assets.settings import MergeRules
 from tts_assets.segments.model import Segment, Word
 
 RULES = MergeRules(max_gap_s=0.5, merge_below_s=2.0, max_clip_s=10.0, min_clip_s=2.0, pad_s=0.15)

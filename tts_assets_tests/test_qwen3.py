@@ -24,7 +24,7 @@ from tts_assets.qwen3.infer import Qwen3Voice
 from tts_assets.qwen3.loss import input_embeddings, sub_talker_inputs
 from tts_assets.qwen3.model import load_for_training
 from tts_assets.qwen3.paths import codes_manifest, codes_store, run_dir
-from tts_assets.qwen3.settings import Qwen3Settings
+from tts_assets.settings import Qwen3Settings
 from tts_assets.qwen3.train import build_examples, train_voice
 
 from .qwen3_fixtures import build_aligned_voice, build_tiny_qwen3
@@ -177,7 +177,7 @@ RESUMABLE_RUN = """
 import sys
 from pathlib import Path
 from tts_assets.layout import DataLayout
-from tts_assets.qwen3.settings import Qwen3Settings
+from tts_assets.settings import Qwen3Settings
 from tts_assets.qwen3.train import train_voice
 settings = Qwen3Settings(base_model=sys.argv[2], device="cpu", epochs=50, batch_size=1, grad_accum=2,
                          lr=1e-3, warmup_steps=1, save_every_steps=2, keep_checkpoints=3)

@@ -12,11 +12,11 @@ import soundfile as sf
 
 from tts_assets.evaluate.evaluate import evaluate_and_record
 from tts_assets.evaluate.promotion import read_promoted
-from tts_assets.evaluate.settings import EvaluationSettings
+from tts_assets.settings import EvaluationSettings
 from tts_assets.layout import DataLayout
 from tts_assets.serve.app import create_app
 from tts_assets.serve.server import start_in_thread
-from tts_assets.serve.settings import ServeSettings
+from tts_assets.settings import ServeSettings
 
 from .xtts_fixtures import (  # noqa: F401
     VOICE,

@@ -6,7 +6,7 @@ import pytest
 
 from tts_assets.errors import InputFileError
 from tts_assets.layout import resolve_data_root
-from tts_assets.qwen3.settings import Qwen3Settings
+from tts_assets.settings import Qwen3Settings
 from tts_assets.settings import DatasetSettings
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -51,9 +51,9 @@ def test_data_root_flag_beats_environment_beats_default(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "file, section, kind",
-    [("qwen3.yaml", "qwen3", "tts_assets.qwen3.settings.Qwen3Settings"),
-     ("serve.yaml", "serve", "tts_assets.serve.settings.ServeSettings"),
-     ("evaluation.yaml", "evaluation", "tts_assets.evaluate.settings.EvaluationSettings")],
+    [("qwen3.yaml", "qwen3", "tts_assets.settings.Qwen3Settings"),
+     ("serve.yaml", "serve", "tts_assets.settings.ServeSettings"),
+     ("evaluation.yaml", "evaluation", "tts_assets.settings.EvaluationSettings")],
 )
 def test_each_settings_file_documents_every_field_with_its_default(file, section, kind):
     import importlib
@@ -65,3 +65,18 @@ def test_each_settings_file_documents_every_field_with_its_default(file, section
     documented = yaml.safe_load((CONFIGS / file).read_text())[section]
     assert set(documented) == set(settings_class.model_fields)
     assert settings_class.load(CONFIGS / file) == settings_class()
+
+
+def test_the_resources_settings_file_reaches_every_section(tmp_path, monkeypatch):
+    from tts_assets.defs.resources import TtsAssetsResource
+
+    monkeypatch.delenv("TTS_ASSETS_SETTINGS", raising=False)
+    path = tmp_path / "s.yaml"
+    path.write_text("dataset:\n  clips:\n    sample_rate: 16000\nqwen3:\n  epochs: 3\nserve:\n  max_queue: 2\n"
+                    "evaluation:\n  max_sentences: 1\n")
+    settings = TtsAssetsResource(settings_file=str(path)).settings()
+    assert (settings.dataset.clips.sample_rate, settings.qwen3.epochs, settings.serve.max_queue,
+            settings.evaluation.max_sentences) == (16000, 3, 2, 1)
+    path.write_text("xtts:\n  epochs: 3\n")
+    with pytest.raises(InputFileError, match=r"s\.yaml: invalid settings: unknown section 'xtts' .*; known: dataset, evaluation, qwen3, serve"):
+        TtsAssetsResource(settings_file=str(path)).settings()

@@ -7,7 +7,7 @@ import logging
 import dagster as dg
 import pytest
 
-from tts_assets.asr.settings import AsrSettings
+from tts_assets.settings import AsrSettings
 from tts_assets.asr.whisper import packaged_model, resolve_model
 from tts_assets.dataset import book as book_stages
 from tts_assets.definitions import defs
@@ -53,7 +53,7 @@ def test_voice_settings_beside_the_books_reach_every_stage(data_root, tmp_path):
     assert adopt_voice_settings(layout, "marie", folder)
     assert not adopt_voice_settings(layout, "marie", folder)  # unchanged
     tts = TtsAssetsResource(data_root=str(data_root))
-    french, default = tts.settings("marie"), tts.settings("other")
+    french, default = tts.settings("marie").dataset, tts.settings("other").dataset
     assert french.asr_settings().language == "fr" and french.asr_settings().model == "/models/whisper-fr"
     assert (french.align.language, french.align.backend, french.align.wav2vec2_model) == ("fr", "whisperx", "/models/w2v-fr")
     assert default == DatasetSettings() and default.align.language == "en"
@@ -61,7 +61,7 @@ def test_voice_settings_beside_the_books_reach_every_stage(data_root, tmp_path):
     (folder / "voice.yaml").write_text("language: fr\nengines: [tortoise]\n")
     with pytest.raises(InputFileError, match=r"voice\.yaml: invalid voice settings.*engines"):
         adopt_voice_settings(layout, "marie", folder)
-    assert tts.settings("marie").align.backend == "whisperx"  # the last good file stays
+    assert tts.settings("marie").dataset.align.backend == "whisperx"  # the last good file stays
 
 
 def test_the_asr_default_is_the_best_model_with_the_packaged_one_offline(monkeypatch, caplog):

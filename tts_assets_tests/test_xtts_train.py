@@ -20,7 +20,7 @@ from tts_assets.layout import DataLayout
 from tts_assets.xtts import paths
 from tts_assets.xtts.base_model import read_checkpoint, xtts_state
 from tts_assets.xtts.config import XttsVoiceConfig
-from tts_assets.xtts.errors import TrainingDivergedError
+from tts_assets.errors import TrainingDivergedError
 from tts_assets.xtts.export import export_xtts_dataset
 from tts_assets.xtts.train import build_trainer_config, checkpoint_info, checkpoints, train_xtts
 

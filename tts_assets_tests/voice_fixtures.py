@@ -55,7 +55,7 @@ def silence_checkpoint(source: Path, target: Path) -> Path:
 
 def _build(folder: Path) -> Path:
     from tts_assets.qwen3.codes import encode_voice_codes
-    from tts_assets.qwen3.settings import Qwen3Settings
+    from tts_assets.settings import Qwen3Settings
     from tts_assets.qwen3.train import train_voice
 
     base = build_tiny_qwen3(folder / "tiny-base")

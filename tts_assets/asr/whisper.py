@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_assets.asr.settings import AsrSettings
+from tts_assets.settings import AsrSettings
 from tts_assets.audio.decode import stream_pcm
 from tts_assets.errors import ModelNotFoundError
 from tts_assets.gpu import prepare_cuda_libraries
@@ -143,8 +143,6 @@ def transcribe(
     expected_duration: float | None = None,
 ) -> Iterator[Segment]:
     """Yield segments of the whole file in time order, with absolute word times."""
-    if settings.window_s < settings.edge_s + 60:
-        raise ValueError("window_s must exceed edge_s by at least 60 s (Whisper works in 30 s chunks)")
     model = model or load_model(settings)
     window = int(settings.window_s * WHISPER_RATE)
     edge = int(settings.edge_s * WHISPER_RATE)

@@ -20,7 +20,7 @@ import soxr
 from tts_assets.align.base import ALIGN_RATE, AlignedWord, Aligner, AlignmentError, clip_score
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.audio.cut import CutRequest, cut_clips
-from tts_assets.errors import UnreadableAudioError
+from tts_assets.errors import SettingsError, UnreadableAudioError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl, write_parquet
 from tts_assets.manifest.schema import Reason
@@ -42,11 +42,11 @@ def make_aligner(settings: AlignSettings) -> Aligner:
         return WhisperxAligner(settings.wav2vec2_model, settings.language, settings.device)
     if backend == "pocketsphinx":
         if settings.language != "en":
-            raise ValueError("the pocketsphinx aligner is English only; set align.wav2vec2_model")
+            raise SettingsError("the pocketsphinx aligner is English only; set align.wav2vec2_model")
         from tts_assets.align.pocketsphinx_backend import PocketsphinxAligner
 
         return PocketsphinxAligner()
-    raise ValueError(f"unknown aligner backend {backend!r} (auto, pocketsphinx or whisperx)")
+    raise SettingsError(f"unknown aligner backend {backend!r} (auto, pocketsphinx or whisperx)")
 
 
 def split_of(row: dict, val_fraction: float) -> str:
@@ -130,7 +130,7 @@ def _signal_rejection(audio: np.ndarray, rate: int, settings: DatasetSettings):
 def _trimmed_rejection(words, audio, rate, settings: DatasetSettings, chars: int):
     """Bounds, silence and text/audio length, judged on the re-cut clip; (reason, detail) or None."""
     q = settings.quality
-    rules = settings.merge_rules()
+    rules = settings.merge
     duration = len(audio) / rate
     if words[0].start < 0 or words[-1].end > duration + 1e-3:
         return Reason.CUT_INSIDE_WORD, f"words span {words[0].start:.2f}–{words[-1].end:.2f} s of {duration:.2f} s"

@@ -39,7 +39,7 @@ def words_cover_text(layout: DataLayout, voice: str) -> tuple[bool, str]:
 
 
 def durations_in_bounds(layout: DataLayout, voice: str, settings: DatasetSettings) -> tuple[bool, str]:
-    rules = settings.merge_rules()
+    rules = settings.merge
     upper = rules.max_clip_s + 2 * settings.align.pad_s
     rows = list(read_jsonl(layout.aligned_manifest(voice)))
     outside = [r["audio_file"] for r in rows if not rules.min_clip_s <= r["duration"] <= upper]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 from tts_assets.asr.whisper import resolve_model, transcribe
@@ -22,9 +21,9 @@ from tts_assets.errors import TtsAssetsError, UnreadableAudioError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl
 from tts_assets.manifest.schema import ClipRow, Reason, Rejection
-from tts_assets.segments.merge import MergeRules, SpanRejection, plan_spans
+from tts_assets.segments.merge import SpanRejection, plan_spans
 from tts_assets.segments.model import Segment
-from tts_assets.settings import ClipFormat, DatasetSettings
+from tts_assets.settings import ClipFormat, DatasetSettings, MergeRules
 from tts_assets.sources import (BookSource, read_curated_transcripts, read_segments_jsonl, read_source,
                                 speakable_in)
 
@@ -47,7 +46,7 @@ def _clear_failure(layout: DataLayout, voice: str, book: str) -> None:
 
 def _curated_lines(source: BookSource, book: str, settings: DatasetSettings):
     return read_curated_transcripts(Path(source.path), Path(source.transcripts_jsonl), book,
-                                    settings.merge_rules().max_clip_s, settings.inputs.follow_outside_links)
+                                    settings.merge.max_clip_s, settings.inputs.follow_outside_links)
 
 
 def probe_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettings | None = None) -> dict:
@@ -109,7 +108,7 @@ def transcribe_book(
         asr = settings.asr_settings(model=source.asr_model, language=source.language)
         if model is None:  # record which model made the transcript, whatever `auto` chose
             folder, made_by = resolve_model(asr)
-            asr = replace(asr, model=folder)
+            asr = asr.with_overrides(model=folder)
         else:
             made_by = "the given model"
         duration = _read_probe(layout, voice, book)["duration"]

@@ -1,4 +1,4 @@
-"""The one resource every asset uses: where the data lives and the dataset settings."""
+"""The one resource every asset uses: where the data lives and the settings tree."""
 
 
 import os
@@ -6,21 +6,23 @@ import os
 import dagster as dg
 
 from tts_assets.layout import DataLayout
-from tts_assets.settings import SETTINGS_ENV, DatasetSettings, VoiceSettings
+from tts_assets.settings import SETTINGS_ENV, Settings, VoiceSettings
 
 
 class TtsAssetsResource(dg.ConfigurableResource):
     data_root: str | None = None  # None: $TTS_ASSETS_DATA_ROOT, else ./data
-    settings_file: str | None = None  # None: $TTS_ASSETS_SETTINGS (a YAML like configs/dataset.yaml)
+    settings_file: str | None = None  # None: $TTS_ASSETS_SETTINGS (sections as in configs/*.yaml)
 
     def layout(self) -> DataLayout:
         return DataLayout.at(self.data_root)
 
-    def settings(self, voice: str | None = None) -> DatasetSettings:
-        """The dataset settings; for a voice, with its `voice.yaml` in place."""
-        settings = DatasetSettings.load(self.settings_file or os.environ.get(SETTINGS_ENV))
+    def settings(self, voice: str | None = None) -> Settings:
+        """The whole settings tree; for a voice, with its `voice.yaml` over the dataset section."""
+        settings = Settings.load(self.settings_file or os.environ.get(SETTINGS_ENV))
         own = self.layout().voice_settings(voice) if voice else None
-        return VoiceSettings.load(own).over(settings) if own and own.is_file() else settings
+        if own and own.is_file():
+            settings = settings.model_copy(update={"dataset": VoiceSettings.load(own).over(settings.dataset)})
+        return settings
 
 
 def voice_and_book(context: dg.AssetExecutionContext) -> tuple[str, str]:

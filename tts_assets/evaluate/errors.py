@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tts_assets.errors import TtsAssetsError
+from tts_assets.errors import PathError
 
 
-class EvaluationError(TtsAssetsError):
+class EvaluationError(PathError):
     """A checkpoint, reference clip, sentence list or speaker model that evaluation cannot use."""
-
-    def __init__(self, path: Path | str, cause: str):
-        super().__init__(f"{path}: {cause}")
-        self.path = Path(path)
-        self.cause = cause

@@ -28,14 +28,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tts_assets.asr.settings import AsrSettings
+from tts_assets.settings import AsrSettings
 from tts_assets.asr.whisper import load_model
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.evaluate import paths
 from tts_assets.evaluate.errors import EvaluationError
 from tts_assets.evaluate.measures import sounding_seconds, transcribe, word_error_rate
 from tts_assets.evaluate.promotion import append_history, promote, read_promoted, step_of
-from tts_assets.evaluate.settings import EvaluationSettings
+from tts_assets.settings import EvaluationSettings
 from tts_assets.evaluate.speaker import SpeakerEmbedder, cosine, load_embedder
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
@@ -113,9 +113,7 @@ def reference_clip(layout: DataLayout, voice: str, settings: EvaluationSettings)
 
 
 def asr_settings_for(settings: EvaluationSettings, dataset_asr: AsrSettings | None = None) -> AsrSettings:
-    base = dataset_asr or AsrSettings()
-    return AsrSettings(**{**asdict(base), "model": settings.asr_model or base.model,
-                          "language": settings.language or base.language})
+    return (dataset_asr or AsrSettings()).with_overrides(model=settings.asr_model, language=settings.language)
 
 
 def verdict(figures: dict, settings: EvaluationSettings) -> list[str]:

@@ -19,7 +19,7 @@ from tts_assets.errors import InputFileError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, write_jsonl
 from tts_assets.qwen3.paths import codes_manifest, codes_store, codes_summary
-from tts_assets.qwen3.settings import Qwen3Settings
+from tts_assets.settings import Qwen3Settings
 
 log = logging.getLogger(__name__)
 

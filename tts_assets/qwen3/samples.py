@@ -8,7 +8,7 @@ from tts_assets.layout import DataLayout
 from tts_assets.qwen3.checkpoint import checkpoints
 from tts_assets.qwen3.infer import Qwen3Voice
 from tts_assets.qwen3.paths import run_dir, samples_dir
-from tts_assets.qwen3.settings import Qwen3Settings
+from tts_assets.settings import Qwen3Settings
 
 
 def write_samples(layout: DataLayout, voice: str, settings: Qwen3Settings) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tts_assets.errors import InputFileError, TtsAssetsError
+from tts_assets.errors import InputFileError, TrainingDivergedError
 from tts_assets.evaluate.promotion import read_promoted
 from tts_assets.freshness import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
@@ -31,13 +31,9 @@ from tts_assets.qwen3.codes import QWEN3_RATE, load_24k
 from tts_assets.qwen3.loss import compute_losses
 from tts_assets.qwen3.model import load_for_training, local_folder, resolve_device, training_optimizer
 from tts_assets.qwen3.paths import codes_manifest, codes_store, run_dir
-from tts_assets.qwen3.settings import Qwen3Settings
+from tts_assets.settings import Qwen3Settings
 
 log = logging.getLogger(__name__)
-
-
-class TrainingDivergedError(TtsAssetsError):
-    pass
 
 
 @dataclass
@@ -174,10 +170,8 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
                 losses = compute_losses(model, batch, speaker_for([train_rows[i] for i in indices]),
                                         settings.sub_talker_weight)
             if not torch.isfinite(losses.total):
-                raise TrainingDivergedError(
-                    f"{voice}: loss became {losses.total.item()} at step {step}; lower the learning rate "
-                    f"({settings.lr}); the last good checkpoint is {result.checkpoint}"
-                )
+                raise TrainingDivergedError(run, step, f"the loss ({losses.total.item()})", result.checkpoint,
+                                            f"lower qwen3.lr ({settings.lr}) or check the clips")
             # Each micro-batch weighs 1/n of its step, n counting a short last group of the epoch too.
             group_start = micro - micro % settings.grad_accum
             group_size = min(settings.grad_accum, len(batches) - group_start)

@@ -11,15 +11,7 @@ from dataclasses import dataclass, field
 
 from tts_assets.manifest.schema import Reason
 from tts_assets.segments.model import Segment, Word, join_words
-
-
-@dataclass(frozen=True)
-class MergeRules:
-    max_gap_s: float = 0.5  # merge only across pauses this short
-    merge_below_s: float = 2.0  # keep merging while the growing span is shorter than this
-    max_clip_s: float = 10.0  # a span never grows past this; longer segments are split
-    min_clip_s: float = 2.0  # spans still shorter than this are rejected
-    pad_s: float = 0.15  # silence kept around the first and last word, up to half the gap
+from tts_assets.settings import MergeRules
 
 
 @dataclass

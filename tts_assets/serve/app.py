@@ -61,7 +61,7 @@ from tts_assets.serve.engines import ENGINE_NAMES, ENGINES, Engine, Served, Synt
 from tts_assets.serve.errors import ApiError, ServeError, error_body
 from tts_assets.serve.queue import DeviceQueue, JobRecord, QueueFullError
 from tts_assets.serve.server import API_KEY_ENV
-from tts_assets.serve.settings import ServeSettings
+from tts_assets.settings import ServeSettings
 from tts_assets.serve.text import speakable, text_pieces
 
 log = logging.getLogger(__name__)

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tts_assets.errors import TtsAssetsError
+from tts_assets.errors import PathError
 
 
-class ServeError(TtsAssetsError):
-    def __init__(self, where: Path | str, cause: str):
-        super().__init__(f"{where}: {cause}")
-        self.cause = cause
+class ServeError(PathError):
+    """`<where>: <cause>`: the data root, the settings, the API key, the address."""
 
 
 class ApiError(Exception):

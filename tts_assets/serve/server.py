@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from tts_assets.layout import DataLayout
 from tts_assets.serve.errors import ServeError
-from tts_assets.serve.settings import ServeSettings
+from tts_assets.settings import ServeSettings
 from tts_assets.settings import SETTINGS_ENV
 
 API_KEY_ENV = "TTS_ASSETS_API_KEY"

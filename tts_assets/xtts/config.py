@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from tts_assets.layout import DataLayout, slugify
+from tts_assets.settings.base import StrictSettings, describe_validation, one_line
 from tts_assets.xtts import paths
 from tts_assets.xtts.errors import XttsConfigError
 
@@ -34,11 +35,7 @@ DEFAULT_SENTENCES = [
 ]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BaseModelFiles(_Section):
+class BaseModelFiles(StrictSettings):
     dir: str | None = None  # None: <data_root>/base_models/xtts_v2
     model: str = "model.pth"
     dvae: str = "dvae.pth"
@@ -46,7 +43,7 @@ class BaseModelFiles(_Section):
     vocab: str = "vocab.json"
 
 
-class GptSettings(_Section):
+class GptSettings(StrictSettings):
     """The GPT's shape: must match the base checkpoint (the defaults are XTTS-v2's)."""
 
     layers: int = Field(30, ge=1)
@@ -73,7 +70,7 @@ class GptSettings(_Section):
         return self
 
 
-class ExportSettings(_Section):
+class ExportSettings(StrictSettings):
     """Clips coqui would silently swap for another one are rejected at export, with the reason."""
 
     min_seconds: float = Field(COQUI_MIN_SECONDS, ge=COQUI_MIN_SECONDS)
@@ -81,7 +78,7 @@ class ExportSettings(_Section):
     max_text_tokens: int = Field(200, ge=2)  # XTTS tokenizer tokens, language tag included
 
 
-class TrainingSettings(_Section):
+class TrainingSettings(StrictSettings):
     run_name: str = "main"  # <data_root>/models/<voice>/xtts/<run_name>/; a new name starts over
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(3, ge=1)
@@ -120,7 +117,7 @@ class TrainingSettings(_Section):
         return self.batch_size * self.grad_accum_steps
 
 
-class SamplesSettings(_Section):
+class SamplesSettings(StrictSettings):
     sentences: list[str] = Field(default_factory=lambda: list(DEFAULT_SENTENCES))
     reference: list[str] = Field(default_factory=list)  # clips (export-relative or absolute); []: longest eval clips
     reference_count: int = Field(3, ge=1)  # how many clips to pick when reference is empty
@@ -147,7 +144,7 @@ class BaseFiles:
         return [("model", self.model), ("dvae", self.dvae), ("mel_stats", self.mel_stats), ("vocab", self.vocab)]
 
 
-class XttsVoiceConfig(_Section):
+class XttsVoiceConfig(StrictSettings):
     voice: str
     language: str = "en"
     base_model: BaseModelFiles = Field(default_factory=BaseModelFiles)
@@ -187,13 +184,13 @@ class XttsVoiceConfig(_Section):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise XttsConfigError(path, f"cannot read YAML: {_one_line(exc)}") from exc
+            raise XttsConfigError(path, f"cannot read YAML: {one_line(exc)}") from exc
         if not isinstance(data, dict):
             raise XttsConfigError(path, "expected a mapping of settings")
         try:
             config = cls.model_validate(data)
         except ValidationError as exc:
-            raise XttsConfigError(path, f"invalid config: {_describe(exc)}") from exc
+            raise XttsConfigError(path, f"invalid config: {describe_validation(exc, cls)}") from exc
         config._source = path
         return config
 
@@ -243,7 +240,7 @@ class XttsVoiceConfig(_Section):
             vocab = json.loads(files.vocab.read_text(encoding="utf-8"))
             tokens = {t["content"] for t in vocab.get("added_tokens", [])} | set(vocab["model"]["vocab"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise XttsConfigError(files.vocab, f"not an XTTS tokenizer vocab.json ({_one_line(exc)})") from exc
+            raise XttsConfigError(files.vocab, f"not an XTTS tokenizer vocab.json ({one_line(exc)})") from exc
         tag = "zh-cn" if self.language.split("-")[0] == "zh" else self.language.split("-")[0]
         if f"[{tag}]" not in tokens:
             raise XttsConfigError(
@@ -268,16 +265,3 @@ class XttsVoiceConfig(_Section):
                 "losses have gone NaN with fp16 (coqui-ai/TTS #3988); the run stops at the first NaN"
             )
         return None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)

@@ -20,7 +20,7 @@ from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.layout import DataLayout
 from tts_assets.xtts import paths
 from tts_assets.xtts.config import OUTPUT_RATE, XttsVoiceConfig
-from tts_assets.xtts.errors import CheckpointNotFoundError
+from tts_assets.errors import CheckpointNotFoundError
 from tts_assets.xtts.train import best_checkpoint, checkpoint_info, choose_reference, last_checkpoint, newest_run_dir
 
 log = logging.getLogger(__name__)

@@ -39,7 +39,10 @@ from tts_assets.manifest.io import read_jsonl
 from tts_assets.xtts import paths
 from tts_assets.xtts.base_model import check_base_model, coqui_model_args, read_checkpoint, xtts_state
 from tts_assets.xtts.config import COQUI_RATE, OUTPUT_RATE, BaseFiles, XttsVoiceConfig
-from tts_assets.xtts.errors import TrainingDivergedError, XttsConfigError, XttsDataError
+from tts_assets.errors import TrainingDivergedError
+from tts_assets.xtts.errors import XttsConfigError, XttsDataError
+
+DIVERGED_REMEDY = "lower training.lr, keep training.mixed_precision off, or check the clips"
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +305,7 @@ def _make_trainer_class():
             for key, value in (loss_dict or {}).items():
                 if key.startswith("loss") and not _finite(value):
                     raise TrainingDivergedError(
-                        self.output_path, self.total_steps_done, f"training {key} ({_float(value)})", self.last_good)
+                        self.output_path, self.total_steps_done, f"training {key} ({_float(value)})", self.last_good, DIVERGED_REMEDY)
             return outputs, loss_dict
 
         def eval_step(self, batch, step):
@@ -310,7 +313,7 @@ def _make_trainer_class():
             for key, value in (loss_dict or {}).items():
                 if key.startswith("loss") and not _finite(value):
                     raise TrainingDivergedError(
-                        self.output_path, self.total_steps_done, f"eval {key} ({_float(value)})", self.last_good)
+                        self.output_path, self.total_steps_done, f"eval {key} ({_float(value)})", self.last_good, DIVERGED_REMEDY)
             return outputs, loss_dict
 
         def optimize(self, *args, **kwargs):
@@ -347,7 +350,7 @@ def _make_trainer_class():
 
         def _save(self, step: int, epoch: int, model_loss: dict) -> Path:
             if not self._weights_finite():
-                raise TrainingDivergedError(self.output_path, step, "a GPT weight", self.last_good)
+                raise TrainingDivergedError(self.output_path, step, "a GPT weight", self.last_good, DIVERGED_REMEDY)
             target = self.output_path / f"checkpoint_{step}.pth"
             with atomic_path(target) as tmp:
                 save_model(

@@ -6,6 +6,7 @@ from tts_assets.dataset.aligned import align_voice_dataset
 from tts_assets.defs.ingest.assets import voice_dataset
 from tts_assets.defs.partitions import voice_partitions
 from tts_assets.defs.gpu import GPU, on_a_free_card
+from tts_assets.defs.failures import step_failure
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 
@@ -27,9 +28,9 @@ def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -
     voice = context.partition_key
     layout = tts.layout()
     try:
-        summary = align_voice_dataset(layout, voice, tts.settings(voice))
-    except (TtsAssetsError, ValueError) as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
+        summary = align_voice_dataset(layout, voice, tts.settings(voice).dataset)
+    except TtsAssetsError as error:
+        raise step_failure(error) from None
     return dg.MaterializeResult(
         metadata={
             "manifest": dg.MetadataValue.path(str(layout.aligned_manifest(voice))),

@@ -27,4 +27,4 @@ def aligned_words_cover_text(context: dg.AssetCheckExecutionContext, tts: TtsAss
 @dg.asset_check(asset=aligned_dataset, blocking=True)
 def aligned_durations_in_bounds(context: dg.AssetCheckExecutionContext, tts: TtsAssetsResource) -> dg.AssetCheckResult:
     """No kept clip is shorter or longer than the configured bounds."""
-    return _result(durations_in_bounds(tts.layout(), context.partition_key, tts.settings(context.partition_key)))
+    return _result(durations_in_bounds(tts.layout(), context.partition_key, tts.settings(context.partition_key).dataset))

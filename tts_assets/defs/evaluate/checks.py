@@ -11,7 +11,6 @@ The checks are not partitioned (the voice is the run's partition key), like the 
 checks: a job whose selection mixes partitioned and unpartitioned checks cannot be built.
 """
 
-import os
 
 import dagster as dg
 
@@ -22,9 +21,6 @@ from tts_assets.defs.xtts.assets import xtts_checkpoint
 from tts_assets.errors import TtsAssetsError
 from tts_assets.evaluate import paths as evaluation_paths
 from tts_assets.evaluate.promotion import read_history, read_promoted
-from tts_assets.evaluate.settings import EvaluationSettings
-from tts_assets.qwen3.settings import Qwen3Settings
-from tts_assets.settings import SETTINGS_ENV
 
 FIGURES = ("wer", "wer_max", "speaker_similarity", "speaker_similarity_min", "real_speaker_similarity",
            "seconds_per_char_mean", "seconds_per_char_max", "speech_seconds_per_char_min", "audio_seconds",
@@ -68,17 +64,18 @@ def evaluate_newest(context: dg.AssetCheckExecutionContext, tts: TtsAssetsResour
     layout = tts.layout()
     error = dg.AssetCheckSeverity.ERROR
     try:
-        settings = EvaluationSettings.load(os.environ.get(SETTINGS_ENV))
+        every = tts.settings(voice)
+        settings = every.evaluation
         found = ENGINES[engine].checkpoints(layout, voice)
         if not found:
             return dg.AssetCheckResult(passed=False, severity=error, metadata={"voice": voice},
                                        description=f"{evaluation_paths.engine_dir(layout, voice, engine)}: "
                                                    "no checkpoint to evaluate")
         if settings.device == "auto" and engine == "qwen3":
-            settings = settings.model_copy(update={"device": Qwen3Settings.load(os.environ.get(SETTINGS_ENV)).device})
-        asr = asr_settings_for(settings, None if settings.asr_model else tts.settings(voice).asr_settings())
+            settings = settings.model_copy(update={"device": every.qwen3.device})
+        asr = asr_settings_for(settings, None if settings.asr_model else every.dataset.asr)
         evaluation, promoted = evaluate_and_record(layout, voice, found[-1], settings, engine=engine, asr=asr)
-    except (TtsAssetsError, ValueError) as exc:
+    except TtsAssetsError as exc:
         return dg.AssetCheckResult(passed=False, severity=error, description=f"evaluation could not run: {exc}",
                                    metadata={"voice": voice, "error": dg.MetadataValue.text(str(exc))})
     history = read_history(layout, voice, engine, last=settings.trend_length)

@@ -8,6 +8,7 @@ from tts_assets.dataset import book as book_stages
 from tts_assets.dataset.voice import assemble_voice_dataset
 from tts_assets.defs.partitions import all_books_of_voice, voice_book_partitions, voice_partitions
 from tts_assets.defs.gpu import GPU, on_a_free_card
+from tts_assets.defs.failures import step_failure
 from tts_assets.defs.resources import TtsAssetsResource, voice_and_book
 from tts_assets.errors import TtsAssetsError, UnreadableAudioError
 from tts_assets.manifest.io import read_jsonl
@@ -23,7 +24,7 @@ def _fail_book(tts: TtsAssetsResource, voice: str, book: str, error: TtsAssetsEr
     clips from the dataset, so the run just fails with its message."""
     if isinstance(error, UnreadableAudioError):
         book_stages.record_failure(tts.layout(), voice, book, error)
-    return dg.Failure(description=str(error), allow_retries=False)
+    return step_failure(error)
 
 
 @dg.asset(partitions_def=voice_book_partitions, group_name=GROUP, kinds={"audio"})
@@ -31,7 +32,7 @@ def source_audio(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> d
     """The book's audio as found: duration, sample rate, channels, codec and chapter marks."""
     voice, book = voice_and_book(context)
     try:
-        info = book_stages.probe_book(tts.layout(), voice, book, tts.settings(voice))
+        info = book_stages.probe_book(tts.layout(), voice, book, tts.settings(voice).dataset)
     except TtsAssetsError as error:
         raise _fail_book(tts, voice, book, error) from None
     chapters = info.get("chapters", [])
@@ -62,7 +63,7 @@ def transcript_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResourc
     voice, book = voice_and_book(context)
     layout = tts.layout()
     try:
-        result = book_stages.transcribe_book(layout, voice, book, tts.settings(voice))
+        result = book_stages.transcribe_book(layout, voice, book, tts.settings(voice).dataset)
     except TtsAssetsError as error:
         raise _fail_book(tts, voice, book, error) from None
     return dg.MaterializeResult(
@@ -79,7 +80,7 @@ def transcript_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResourc
 def merged_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Clip spans: long segments split at pauses, short neighbours merged, cut points padded."""
     voice, book = voice_and_book(context)
-    result = book_stages.plan_book(tts.layout(), voice, book, tts.settings(voice).merge_rules())
+    result = book_stages.plan_book(tts.layout(), voice, book, tts.settings(voice).dataset.merge)
     return dg.MaterializeResult(
         metadata={
             "spans": result["spans"],
@@ -93,9 +94,9 @@ def merged_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -
 def book_clips(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The book's clips, cut from one streaming decode, and its clip and rejection manifests."""
     voice, book = voice_and_book(context)
-    settings = tts.settings(voice)
+    settings = tts.settings(voice).dataset
     try:
-        summary = book_stages.cut_book(tts.layout(), voice, book, settings.clips, settings.merge_rules())
+        summary = book_stages.cut_book(tts.layout(), voice, book, settings.clips, settings.merge)
     except TtsAssetsError as error:
         raise _fail_book(tts, voice, book, error) from None
     context.log.info(

@@ -19,7 +19,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, tts: TtsAssetsResource) ->
     """Books dropped into `<data_root>/inbox/<voice>/` start a build once they stop changing."""
     cursor = {"seen": {}, "submitted": {}, "noted": {}, **(json.loads(context.cursor) if context.cursor else {})}
     layout = tts.layout()
-    scan = scan_inbox(layout, tts.settings().inputs.follow_outside_links)
+    scan = scan_inbox(layout, tts.settings().dataset.inputs.follow_outside_links)
     for voice, folder in scan.voices.items():  # before its books build, which read it
         try:
             if adopt_voice_settings(layout, voice, folder):

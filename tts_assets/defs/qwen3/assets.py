@@ -1,18 +1,16 @@
 """Qwen3-TTS: audio codes → fine-tuned checkpoint → samples of each new checkpoint."""
 
-import os
-
 import dagster as dg
 
 from tts_assets.defs.align.assets import aligned_dataset
 from tts_assets.defs.partitions import voice_partitions
 from tts_assets.defs.gpu import GPU, on_a_free_card
+from tts_assets.defs.failures import step_failure
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 from tts_assets.qwen3 import paths
 from tts_assets.qwen3.codes import encode_voice_codes
-from tts_assets.qwen3.settings import Qwen3Settings
-from tts_assets.settings import SETTINGS_ENV
+from tts_assets.settings import Qwen3Settings
 
 GROUP = "qwen3"
 
@@ -28,13 +26,10 @@ class Qwen3RunConfig(dg.Config):
     max_steps: int = 0  # stop after this many optimizer steps (0: all epochs)
 
 
-def _settings(config: Qwen3RunConfig | None = None) -> Qwen3Settings:
+def _settings(tts: TtsAssetsResource, config: Qwen3RunConfig | None = None) -> Qwen3Settings:
     overrides = config.model_dump(exclude={"max_steps"}) if config else {}
-    return Qwen3Settings.load(os.environ.get(SETTINGS_ENV), **overrides)
+    return tts.settings().qwen3.with_overrides(**overrides)
 
-
-def _failure(error: Exception) -> dg.Failure:
-    return dg.Failure(description=str(error), allow_retries=False)
 
 
 @dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[aligned_dataset], **GPU)
@@ -44,11 +39,11 @@ def qwen3_codes(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: 
     upstream's recipe reads, and a compact NumPy store the trainer reads."""
     from tts_assets.qwen3.model import resolve_device  # torch: loaded by the step, not the code location
 
-    settings = _settings(config)
+    settings = _settings(tts, config)
     try:
         summary = encode_voice_codes(tts.layout(), context.partition_key, settings, resolve_device(settings.device))
-    except (TtsAssetsError, ValueError) as error:
-        raise _failure(error) from None
+    except TtsAssetsError as error:
+        raise step_failure(error) from None
     return dg.MaterializeResult(metadata={
         **summary,
         "manifest": dg.MetadataValue.path(str(paths.codes_manifest(tts.layout(), context.partition_key))),
@@ -64,9 +59,9 @@ def qwen3_checkpoint(context: dg.AssetExecutionContext, config: Qwen3RunConfig, 
 
     voice = context.partition_key
     try:
-        result = train_voice(tts.layout(), voice, _settings(config), max_steps=config.max_steps)
-    except (TtsAssetsError, ValueError) as error:
-        raise _failure(error) from None
+        result = train_voice(tts.layout(), voice, _settings(tts, config), max_steps=config.max_steps)
+    except TtsAssetsError as error:
+        raise step_failure(error) from None
     run = paths.run_dir(tts.layout(), voice)
     return dg.MaterializeResult(metadata={
         "checkpoint": dg.MetadataValue.path(str(result.checkpoint)),
@@ -87,9 +82,9 @@ def qwen3_samples(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> 
 
     voice = context.partition_key
     try:
-        written = write_samples(tts.layout(), voice, _settings())
-    except (TtsAssetsError, ValueError) as error:
-        raise _failure(error) from None
+        written = write_samples(tts.layout(), voice, _settings(tts))
+    except TtsAssetsError as error:
+        raise step_failure(error) from None
     table = "\n".join(f"| {s['text']} | {s['seconds']:.2f} | `{s['path']}` |" for s in written["samples"])
     return dg.MaterializeResult(metadata={
         "checkpoint": dg.MetadataValue.path(written["checkpoint"]),

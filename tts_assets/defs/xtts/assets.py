@@ -9,6 +9,7 @@ import dagster as dg
 from tts_assets.defs.align.assets import aligned_dataset
 from tts_assets.defs.partitions import voice_partitions
 from tts_assets.defs.gpu import GPU, on_a_free_card
+from tts_assets.defs.failures import step_failure
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 from tts_assets.freshness import dataset_fingerprint, record_trained
@@ -21,15 +22,12 @@ class XttsRunConfig(dg.Config):
     run_name: str = ""  # overrides training.run_name (the nightly schedule starts a run per new dataset)
 
 
-def _failure(error: Exception) -> dg.Failure:
-    return dg.Failure(description=str(error), allow_retries=False)
-
 
 def voice_config(context: dg.AssetExecutionContext, config: XttsRunConfig) -> XttsVoiceConfig:
     try:
         settings = XttsVoiceConfig.for_voice(context.partition_key, config.config_file or None)
     except TtsAssetsError as error:
-        raise _failure(error) from None
+        raise step_failure(error) from None
     if config.run_name:
         settings.training.run_name = config.run_name
     return settings
@@ -49,8 +47,8 @@ def xtts_export(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: T
     settings = voice_config(context, config)
     try:
         summary = export_xtts_dataset(layout, settings)
-    except (TtsAssetsError, ValueError) as error:
-        raise _failure(error) from None
+    except TtsAssetsError as error:
+        raise step_failure(error) from None
     voice = settings.voice
     return dg.MaterializeResult(
         metadata={
@@ -82,8 +80,8 @@ def xtts_checkpoint(context: dg.AssetExecutionContext, config: XttsRunConfig, tt
     settings = voice_config(context, config)
     try:
         result = train_xtts(layout, settings)
-    except (TtsAssetsError, ValueError) as error:
-        raise _failure(error) from None
+    except TtsAssetsError as error:
+        raise step_failure(error) from None
     for warning in result.warnings:
         context.log.warning(warning)
     if not result.already_done:  # a run finished earlier has not seen today's export
@@ -131,8 +129,8 @@ def xtts_samples(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: 
     settings = voice_config(context, config)
     try:
         result = render_samples(layout, settings)
-    except (TtsAssetsError, ValueError) as error:
-        raise _failure(error) from None
+    except TtsAssetsError as error:
+        raise step_failure(error) from None
     table = "| file | seconds | text |\n|---|---|---|\n" + "".join(
         f"| `{path}` | {row['seconds']} | {row['text']} |\n" for path, row in zip(result.files, result.rows))
     return dg.MaterializeResult(

@@ -1,32 +1,11 @@
-"""Checkpoint-evaluation settings: the `evaluation:` section of the settings YAML ($TTS_ASSETS_SETTINGS).
-
-Every threshold can be set to null to skip that criterion. Defaults:
-
-    evaluation:
-      sentences: null              # null: the voice's held-out (split "val") clip texts, else fallback_sentences
-      max_sentences: 8
-      language: en
-      seed: 0                      # each sentence i is generated with seed + i (reproducible figures)
-      device: auto                 # where the checkpoint speaks: auto | cpu | cuda
-      asr_model: null              # faster-whisper name or local CTranslate2 folder; null: dataset.asr.model
-      asr_beam_size: 5
-      speaker_model: resemblyzer   # resemblyzer | qwen3 | qwen3:<model folder> | <GE2E .pt file> | none
-      reference_audio: null        # null: the voice's Qwen3 reference clip (else the best-aligned 5-10 s clip)
-      max_wer: 0.3                 # word error rate over all sentences (Whisper transcript vs text)
-      min_speaker_similarity: 0.75 # mean cosine similarity to the reference (calibrated for resemblyzer)
-      max_seconds_per_char: 0.2    # any sentence longer than this: runaway generation
-      min_speech_seconds_per_char: 0.025  # any sentence with less speech than this: silence / truncation
-      generation_headroom: 1.5     # generation is capped at headroom x the longest allowed length,
-      min_generation_seconds: 2.0  #   at least this many seconds,
-      max_generation_seconds: null #   or exactly this many when set
-      trend_length: 10             # evaluations shown in the asset check's trend
-"""
+"""Checkpoint-evaluation settings (`evaluation:`); every threshold can be null to skip that
+criterion. configs/evaluation.yaml documents every field with its default."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from tts_assets.settings import SectionSettings
+from tts_assets.settings.base import StrictSettings
 
 FALLBACK_SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -36,8 +15,7 @@ FALLBACK_SENTENCES = [
 ]
 
 
-class EvaluationSettings(SectionSettings):
-    section = "evaluation"
+class EvaluationSettings(StrictSettings):
     sentences: list[str] | None = None
     fallback_sentences: list[str] = Field(default_factory=lambda: list(FALLBACK_SENTENCES))
     max_sentences: int = Field(8, ge=1)

@@ -1,14 +1,14 @@
-"""Qwen3-TTS training settings: upstream's defaults, overridable from the settings YAML (`qwen3:`)."""
+"""Qwen3-TTS codes and training settings (`qwen3:`): upstream's defaults; configs/qwen3.yaml documents
+every field."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from tts_assets.settings import SectionSettings
+from tts_assets.settings.base import StrictSettings
 
 
-class Qwen3Settings(SectionSettings):
-    section = "qwen3"
+class Qwen3Settings(StrictSettings):
     base_model: str = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"  # a local folder (offline) or a hub id (online)
     speech_tokenizer: str | None = None  # default: <base_model>/speech_tokenizer
     reference_audio: str | None = None  # default: chosen from the dataset (5–10 s, best aligned)

@@ -1,0 +1,132 @@
+"""The dataset build's settings (`dataset:`), and a voice's own (`inbox/<voice>/voice.yaml`).
+
+Defaults come from the anchors; `configs/dataset.yaml` documents every field (a test keeps the
+two equal)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import ConfigDict, Field, model_validator
+
+from tts_assets.errors import InputFileError
+from tts_assets.settings.base import StrictSettings, one_line
+
+
+class InputSettings(StrictSettings):
+    # A symlink is followed only inside its input (the data root for the inbox, the clips folder for
+    # curated clips): one that leads elsewhere could expose any file the process can read.
+    follow_outside_links: bool = False
+
+
+class AsrSettings(StrictSettings):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # auto: the best for the device (large-v3-turbo on CUDA, small on a CPU; the packaged tiny.en
+    # offline), a model name (downloaded when online) or a local CTranslate2 folder
+    model: str = "auto"
+    language: str | None = None  # None: detect (multilingual models only)
+    device: str = "auto"
+    compute_type: str = "default"  # int8 on CPU, float16 on GPU
+    batch_size: int = 8  # >1: faster-whisper's BatchedInferencePipeline; 1: sequential decoding
+    beam_size: int = 5
+    cpu_threads: int = 0
+    window_s: float = 1200.0  # audio held per transcription call
+    edge_s: float = 30.0  # segments ending this close to a window's end are redone in the next
+    # Batched decoding returns ~30 s segments; a pause longer than this inside one starts a new
+    # segment, so segments are runs of speech as sequential decoding would give.
+    segment_pause_s: float = 0.5
+
+    @model_validator(mode="after")
+    def _window_past_edge(self) -> "AsrSettings":
+        if self.window_s < self.edge_s + 60:
+            raise ValueError("window_s must exceed edge_s by at least 60 s (Whisper works in 30 s chunks)")
+        return self
+
+
+class MergeRules(StrictSettings):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_gap_s: float = 0.5  # merge only across pauses this short
+    merge_below_s: float = 2.0  # keep merging while the growing span is shorter than this
+    max_clip_s: float = 10.0  # a span never grows past this; longer segments are split
+    min_clip_s: float = 2.0  # spans still shorter than this are rejected
+    pad_s: float = 0.15  # silence kept around the first and last word, up to half the gap
+
+
+class ClipFormat(StrictSettings):
+    sample_rate: int = 24000
+    subtype: str = "PCM_16"  # any soundfile WAV subtype: PCM_16, PCM_24, FLOAT
+
+
+class AlignSettings(StrictSettings):
+    backend: str = "auto"  # auto: whisperx when wav2vec2_model is set, else pocketsphinx (English)
+    wav2vec2_model: str | None = None  # local Hugging Face Wav2Vec2ForCTC folder, or a hub id online
+    language: str = "en"
+    device: str = "cpu"
+    pad_s: float = 0.15  # silence kept before the first and after the last aligned word
+
+
+class QualitySettings(StrictSettings):
+    min_align_score: float = Field(0.1, ge=0, le=1)  # pocketsphinx: ~0.3 for a matching text, ~0.01 for a wrong one
+    rate_iqr_k: float = Field(1.5, gt=0)  # seconds-per-character outliers beyond k × IQR are rejected
+    max_clipping: float = Field(0.001, ge=0, le=1)  # share of samples at full scale
+    min_snr_db: float = 15.0
+    max_silence: float = Field(0.5, ge=0, le=1)  # share of 20 ms frames 40 dB below the loudest
+    min_chars_per_s: float = Field(5.0, ge=0)  # text/audio length mismatch bounds
+    max_chars_per_s: float = Field(30.0, gt=0)
+    loudness_lufs: float | None = None  # e.g. -23.0 to normalize kept clips (pyloudnorm)
+    val_fraction: float = Field(0.05, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> "QualitySettings":
+        if self.min_chars_per_s >= self.max_chars_per_s:
+            raise ValueError(f"min_chars_per_s ({self.min_chars_per_s}) must be below max_chars_per_s "
+                             f"({self.max_chars_per_s})")
+        return self
+
+
+class DatasetSettings(StrictSettings):
+    inputs: InputSettings = Field(default_factory=InputSettings)
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+    merge: MergeRules = Field(default_factory=MergeRules)
+    clips: ClipFormat = Field(default_factory=ClipFormat)
+    align: AlignSettings = Field(default_factory=AlignSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+
+    def asr_settings(self, **overrides) -> AsrSettings:
+        """The ASR settings with a book's own options (its model, its language) in place."""
+        return self.asr.with_overrides(**overrides)
+
+    def describe(self) -> dict:
+        return self.model_dump()
+
+
+class VoiceSettings(StrictSettings):
+    """`inbox/<voice>/voice.yaml`: what one voice needs (a French voice and an English one in one
+    inbox), over the settings file. Every field is optional; a book's own options (`ingest
+    --language/--asr-model`) still come first."""
+
+    language: str | None = None  # of the ASR and the aligner
+    asr_model: str | None = None
+    aligner: Literal["auto", "pocketsphinx", "whisperx"] | None = None
+    align_model: str | None = None  # the whisperx aligner's wav2vec2 model
+    engines: list[Literal["qwen3", "xtts"]] | None = None  # which the nightly training trains
+    xtts_config: str | None = None  # the voice's XTTS config (relative to voice.yaml's folder)
+
+    @classmethod
+    def load(cls, path: Path) -> "VoiceSettings":
+        try:
+            settings = cls.model_validate(yaml.safe_load(Path(path).read_text()) or {})
+        except (OSError, yaml.YAMLError, ValueError, TypeError) as exc:
+            raise InputFileError(path, f"invalid voice settings: {one_line(exc)}") from exc
+        if settings.xtts_config:  # found later by runs started elsewhere
+            settings.xtts_config = str((Path(path).parent / settings.xtts_config).resolve())
+        return settings
+
+    def over(self, settings: DatasetSettings) -> DatasetSettings:
+        """The dataset settings with this voice's choices in place."""
+        asr = settings.asr.with_overrides(language=self.language, model=self.asr_model)
+        align = settings.align.with_overrides(language=self.language, backend=self.aligner,
+                                              wav2vec2_model=self.align_model)
+        return settings.model_copy(update={"asr": asr, "align": align})
