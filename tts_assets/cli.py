@@ -283,7 +283,7 @@ def infer(model, out_wav, text, speaker, checkpoint, max_new_tokens, data_root) 
             return
         if not (path / "config.json").is_file():
             _fail(f"{model}: neither a Qwen3-TTS checkpoint folder (no config.json) nor an XTTS voice config")
-        from tts_assets.qwen3.infer import Qwen3Voice
+        from tts_assets.qwen3.inference import Qwen3Voice
 
         text = text or "The quick brown fox jumps over the lazy dog."
         audio, rate = Qwen3Voice(path).speak(text, speaker, max_new_tokens=max_new_tokens)

@@ -20,7 +20,7 @@ from tts_assets.manifest.io import read_jsonl
 from tts_assets.qwen3.batch import IGNORE, collate
 from tts_assets.qwen3.checkpoint import SPEAKER_ROW, checkpoints
 from tts_assets.qwen3.codes import encode_voice_codes, load_24k
-from tts_assets.qwen3.infer import Qwen3Voice
+from tts_assets.qwen3.inference import Qwen3Voice
 from tts_assets.qwen3.loss import input_embeddings, sub_talker_inputs
 from tts_assets.qwen3.model import load_for_training
 from tts_assets.qwen3.paths import codes_manifest, codes_store, run_dir

@@ -22,7 +22,9 @@ from tts_assets.xtts.base_model import read_checkpoint, xtts_state
 from tts_assets.xtts.config import XttsVoiceConfig
 from tts_assets.errors import TrainingDivergedError
 from tts_assets.xtts.export import export_xtts_dataset
-from tts_assets.xtts.train import build_trainer_config, checkpoint_info, checkpoints, train_xtts
+from tts_assets.xtts.checkpoint import checkpoint_info, checkpoints
+from tts_assets.xtts.coqui_config import build_trainer_config
+from tts_assets.xtts.train import train_xtts
 
 pytest.register_assert_rewrite("tts_assets_tests.xtts_fixtures")  # it is also a plugin (below)
 from .xtts_fixtures import VOICE, write_voice_config  # noqa: E402

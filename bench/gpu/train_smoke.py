@@ -34,7 +34,7 @@ TEXT = "He was not an ill disposed young man."
 
 def qwen3(data: Path, work: Path, device: str) -> dict:
     from tts_assets.qwen3.codes import encode_voice_codes
-    from tts_assets.qwen3.infer import Qwen3Voice
+    from tts_assets.qwen3.inference import Qwen3Voice
     from tts_assets.settings import Qwen3Settings
     from tts_assets.qwen3.train import train_voice
 

@@ -6,7 +6,7 @@ from tts_assets.atomic import write_wav_atomic
 from tts_assets.errors import InputFileError
 from tts_assets.layout import DataLayout
 from tts_assets.qwen3.checkpoint import checkpoints
-from tts_assets.qwen3.infer import Qwen3Voice
+from tts_assets.qwen3.inference import Qwen3Voice
 from tts_assets.qwen3.paths import run_dir, samples_dir
 from tts_assets.settings import Qwen3Settings
 

@@ -70,6 +70,66 @@ def _speaker_embeddings(model, rows: list[dict], device: str) -> dict[str, torch
     }
 
 
+@dataclass
+class _Position:
+    """Where a run stands: optimizer steps done, the epoch, micro-batches of it done."""
+
+    step: int = 0
+    epoch: int = 0
+    micro_done: int = 0
+    resumed_from: int | None = None
+
+
+def _read_rows(layout: DataLayout, voice: str) -> tuple[list[dict], list[dict], list[dict]]:
+    """All rows of the codes manifest, its train rows and its validation rows."""
+    manifest = codes_manifest(layout, voice)
+    if not manifest.is_file():
+        raise InputFileError(manifest, "no audio-code manifest; run `tts-assets convert-qwen3` first")
+    rows = list(read_jsonl(manifest))
+    train_rows = [r for r in rows if r["split"] == "train"]
+    if not train_rows:
+        raise InputFileError(manifest, "no training clips")
+    return rows, train_rows, [r for r in rows if r["split"] == "val"]
+
+
+def _resume(previous: list[Path], optimizer, scheduler, settings: Qwen3Settings, fingerprint: str | None,
+            voice: str) -> _Position:
+    """The position of the newest checkpoint. Unchanged data: the run goes on where it stopped
+    (optimizer, schedule, RNG); new data: a new round of all epochs from its weights, steps
+    counting on."""
+    if not previous:
+        return _Position()
+    state = load_training_state(previous[-1])
+    if state.get("dataset_fingerprint") != fingerprint:
+        log.info("%s: dataset changed since %s: training again from its weights", voice, previous[-1].name)
+        return _Position(step=state["step"])
+    if state["settings"].get("weights", "float32") == settings.weights:
+        optimizer.load_state_dict(state["optimizer"])
+    else:  # the other optimizer's state does not fit this one
+        log.warning("%s: qwen3.weights is now %s: the optimizer state starts afresh", voice, settings.weights)
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    log.info("%s: resuming from %s (step %d, epoch %d)", voice, previous[-1].name, state["step"], state["epoch"])
+    return _Position(state["step"], state["epoch"], state["micro_done"], resumed_from=state["step"])
+
+
+def _autocast(device: str, weights: str):
+    """bf16 autocast on a GPU; on a CPU only around bf16 weights (fp32 inputs meet them there)."""
+    if device.startswith("cuda") or weights == "bfloat16":
+        return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _log_step(writer, step: int, losses: torch.Tensor, lr: float, grad_norm) -> float:
+    total, talker_loss, sub_talker_loss = losses.tolist()
+    writer.add_scalar("train/loss", total, step)
+    writer.add_scalar("train/talker_loss", talker_loss, step)
+    writer.add_scalar("train/sub_talker_loss", sub_talker_loss, step)
+    writer.add_scalar("train/lr", lr, step)
+    writer.add_scalar("train/grad_norm", float(grad_norm), step)
+    return total
+
+
 def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_steps: int = 0) -> TrainResult:
     """Train (or resume) the voice's Qwen3 model; returns the last checkpoint written.
 
@@ -78,14 +138,7 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     from qwen_tts.core.models import Qwen3TTSProcessor
     from torch.utils.tensorboard import SummaryWriter
 
-    manifest = codes_manifest(layout, voice)
-    if not manifest.is_file():
-        raise InputFileError(manifest, "no audio-code manifest; run `tts-assets convert-qwen3` first")
-    rows = list(read_jsonl(manifest))
-    train_rows = [r for r in rows if r["split"] == "train"]
-    val_rows = [r for r in rows if r["split"] == "val"]
-    if not train_rows:
-        raise InputFileError(manifest, "no training clips")
+    rows, train_rows, val_rows = _read_rows(layout, voice)
     device = resolve_device(settings.device)
     base = local_folder(settings.base_model)
     run = run_dir(layout, voice)
@@ -104,52 +157,29 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
         parameter.requires_grad_(not name.startswith("speaker_encoder"))
     optimizer = training_optimizer(trainable, settings.weights, settings.lr, settings.weight_decay)
     micro_per_epoch = math.ceil(len(train_examples) / settings.batch_size)
-    steps_per_epoch = math.ceil(micro_per_epoch / settings.grad_accum)
-    run_steps = steps_per_epoch * settings.epochs
+    run_steps = math.ceil(micro_per_epoch / settings.grad_accum) * settings.epochs
     # The scheduler counts this run's steps (a fresh one when new data continues a model).
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, settings.warmup_steps, run_steps)
     )
-    total_steps = run_steps
-    step, epoch, micro_done, resumed_from = 0, 0, 0, None
     fingerprint = dataset_fingerprint(layout, voice)
-    if previous:
-        state = load_training_state(previous[-1])
-        step = state["step"]
-        if state.get("dataset_fingerprint") == fingerprint:
-            if state["settings"].get("weights", "float32") == settings.weights:
-                optimizer.load_state_dict(state["optimizer"])
-            else:  # the other optimizer's state does not fit this one
-                log.warning("%s: qwen3.weights is now %s: the optimizer state starts afresh", voice, settings.weights)
-            scheduler.load_state_dict(state["scheduler"])
-            epoch, micro_done = state["epoch"], state["micro_done"]
-            torch.set_rng_state(state["torch_rng"])
-            resumed_from = step
-            log.info("%s: resuming from %s (step %d, epoch %d)", voice, previous[-1].name, step, epoch)
-        else:
-            # New data: a new run of all epochs, starting from the last weights; steps count on.
-            total_steps += step
-            log.info("%s: dataset changed since %s: training again from its weights", voice, previous[-1].name)
-
-    # bf16 autocast on a GPU; on a CPU only around bf16 weights (fp32 inputs meet them there).
-    if device.startswith("cuda") or settings.weights == "bfloat16":
-        autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
-    else:
-        autocast = contextlib.nullcontext()
+    at = _resume(previous, optimizer, scheduler, settings, fingerprint, voice)
+    total_steps = run_steps if at.resumed_from is not None or not previous else run_steps + at.step
+    autocast = _autocast(device, settings.weights)
     writer = SummaryWriter(str(run / "tensorboard"))
-    result = TrainResult(previous[-1] if previous else base, step, resumed_from)
+    result = TrainResult(previous[-1] if previous else base, at.step, at.resumed_from)
 
     def speaker_for(batch_rows: list[dict]) -> torch.Tensor:
         return torch.stack([speakers[r["ref_audio"]] for r in batch_rows])
 
     def save(epoch_now: int, micro_now: int) -> Path:
         state = {
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": at.step,
             "epoch": epoch_now, "micro_done": micro_now, "torch_rng": torch.get_rng_state(),
             "settings": settings.model_dump(), "dataset_fingerprint": fingerprint,
         }
         speaker = speakers[train_rows[0]["ref_audio"]]
-        path = save_checkpoint(model, base, run / f"checkpoint-{step}", voice, speaker, state)
+        path = save_checkpoint(model, base, run / f"checkpoint-{at.step}", voice, speaker, state)
         promoted = read_promoted(layout, voice, "qwen3")
         prune(run, settings.keep_checkpoints, Path(promoted["path"]) if promoted else None)
         log.info("%s: saved %s", voice, path.name)
@@ -159,18 +189,18 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     model.train()
     started = time.monotonic()
     group = torch.zeros(3)  # total, talker, sub-talker loss of the optimizer step being accumulated
-    while epoch < settings.epochs:
+    while at.epoch < settings.epochs:
         order = list(range(len(train_examples)))
-        random.Random(settings.seed + epoch).shuffle(order)
+        random.Random(settings.seed + at.epoch).shuffle(order)
         batches = [order[i : i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
-        for micro in range(micro_done, len(batches)):
+        for micro in range(at.micro_done, len(batches)):
             indices = batches[micro]
             batch = collate([train_examples[i] for i in indices], model.config).to(device)
             with autocast:
                 losses = compute_losses(model, batch, speaker_for([train_rows[i] for i in indices]),
                                         settings.sub_talker_weight)
             if not torch.isfinite(losses.total):
-                raise TrainingDivergedError(run, step, f"the loss ({losses.total.item()})", result.checkpoint,
+                raise TrainingDivergedError(run, at.step, f"the loss ({losses.total.item()})", result.checkpoint,
                                             f"lower qwen3.lr ({settings.lr}) or check the clips")
             # Each micro-batch weighs 1/n of its step, n counting a short last group of the epoch too.
             group_start = micro - micro % settings.grad_accum
@@ -184,35 +214,30 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            step += 1
-            result.step = step
-            total, talker_loss, sub_talker_loss = group.tolist()
+            at.step += 1
+            result.step = at.step
+            total = _log_step(writer, at.step, group, scheduler.get_last_lr()[0], grad_norm)
             group.zero_()
             result.train_losses.append(total)
-            writer.add_scalar("train/loss", total, step)
-            writer.add_scalar("train/talker_loss", talker_loss, step)
-            writer.add_scalar("train/sub_talker_loss", sub_talker_loss, step)
-            writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
-            writer.add_scalar("train/grad_norm", float(grad_norm), step)
-            if step % 10 == 0 or step == 1:
-                log.info("%s: step %d/%d epoch %d loss %.4f (%.1f s)", voice, step, total_steps, epoch,
+            if at.step % 10 == 0 or at.step == 1:
+                log.info("%s: step %d/%d epoch %d loss %.4f (%.1f s)", voice, at.step, total_steps, at.epoch,
                          total, time.monotonic() - started)
-            done = max_steps and step >= max_steps
-            if (settings.save_every_steps and step % settings.save_every_steps == 0) or done:
-                save(epoch, micro + 1)
+            done = max_steps and at.step >= max_steps
+            if (settings.save_every_steps and at.step % settings.save_every_steps == 0) or done:
+                save(at.epoch, micro + 1)
             if done:
                 writer.close()
                 return result
-        micro_done = 0
-        epoch += 1
+        at.micro_done = 0
+        at.epoch += 1
         if val_examples:
             result.val_losses.append(evaluate(model, val_examples, val_rows, speaker_for, settings, autocast, device))
-            writer.add_scalar("val/loss", result.val_losses[-1], step)
-            log.info("%s: epoch %d validation loss %.4f", voice, epoch, result.val_losses[-1])
-        save(epoch, 0)
+            writer.add_scalar("val/loss", result.val_losses[-1], at.step)
+            log.info("%s: epoch %d validation loss %.4f", voice, at.epoch, result.val_losses[-1])
+        save(at.epoch, 0)
     writer.close()
     # Only a run through all its epochs counts as trained on this data (a stopped one is resumed).
-    record_trained(run, fingerprint, result.checkpoint, step)
+    record_trained(run, fingerprint, result.checkpoint, at.step)
     return result
 
 

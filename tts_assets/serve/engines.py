@@ -65,7 +65,7 @@ class Qwen3Synthesizer:
     def __init__(self, checkpoint: Path, device: str):
         from transformers.utils import logging as transformers_logging
 
-        from tts_assets.qwen3.infer import Qwen3Voice
+        from tts_assets.qwen3.inference import Qwen3Voice
 
         self.checkpoint = Path(checkpoint)
         # Our checkpoints keep the speaker encoder for resuming; a custom-voice model does not use
@@ -145,7 +145,7 @@ class XttsEngine:
         return XttsVoiceConfig.for_voice(voice)
 
     def checkpoints(self, layout: DataLayout, voice: str) -> list[Path]:
-        from tts_assets.xtts.train import voice_checkpoints
+        from tts_assets.xtts.checkpoint import voice_checkpoints
 
         try:
             self.config(voice)  # without a valid voice config a checkpoint cannot be loaded

@@ -92,9 +92,9 @@ def clips_read_with_soundfile():
 
 def run(precision: str, gpt: dict, steps: int, batch_size: int, seconds: float, warmup: int = 3,
         device: str | None = None) -> dict:
-    from tts_assets.xtts.train import _import_coqui, build_trainer_config
+    from tts_assets.xtts.coqui_config import build_trainer_config, import_coqui
 
-    _, GPTTrainer, _ = _import_coqui()
+    _, GPTTrainer, _ = import_coqui()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -21,7 +21,8 @@ from tts_assets.layout import DataLayout
 from tts_assets.xtts import paths
 from tts_assets.xtts.config import OUTPUT_RATE, XttsVoiceConfig
 from tts_assets.errors import CheckpointNotFoundError
-from tts_assets.xtts.train import best_checkpoint, checkpoint_info, choose_reference, last_checkpoint, newest_run_dir
+from tts_assets.xtts.checkpoint import best_checkpoint, checkpoint_info, last_checkpoint, newest_run_dir
+from tts_assets.xtts.coqui_config import choose_reference
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from tts_assets.defs.gpu import GPU, on_a_free_card
 from tts_assets.defs.failures import step_failure
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
-from tts_assets.freshness import dataset_fingerprint, record_trained
 from tts_assets.xtts import paths
 from tts_assets.xtts.config import XttsVoiceConfig
 
@@ -84,9 +83,6 @@ def xtts_checkpoint(context: dg.AssetExecutionContext, config: XttsRunConfig, tt
         raise step_failure(error) from None
     for warning in result.warnings:
         context.log.warning(warning)
-    if not result.already_done:  # a run finished earlier has not seen today's export
-        record_trained(paths.xtts_models_dir(layout, settings.voice), dataset_fingerprint(layout, settings.voice),
-                       result.last_checkpoint, result.step)
     optional = {k: v for k, v in {
         "train_loss": result.train_loss, "eval_loss": result.eval_loss, "best_loss": result.best_loss,
         "median_step_s": result.median_step_s,
