@@ -33,7 +33,8 @@ from tts_assets.serve.errors import ServeError
 from tts_assets.serve.queue import DeviceQueue, QueueFullError
 from tts_assets.serve.server import API_KEY_ENV, serve, start_in_thread
 from tts_assets.settings import ServeSettings
-from tts_assets.serve.text import speakable, text_pieces
+from tts_assets.serve.text import speakable
+from tts_assets.text.sentences import text_pieces
 
 from .voice_fixtures import VOICE, copy_data_root, served_voice_build  # noqa: F401
 
@@ -251,7 +252,7 @@ def wait_for(condition, what: str, timeout: float = 30) -> None:
 
 
 def test_clients_that_leave_while_waiting_have_their_jobs_dropped(layout, caplog):
-    caplog.set_level(logging.INFO, logger="tts_assets.serve.app")
+    caplog.set_level(logging.INFO, logger="tts_assets.serve.service")
     app = create_app(layout, ServeSettings(**{**SETTINGS, "max_input_chars": 2000, "max_body_bytes": 8192}))
     queue = app.state.service.queue
     running = start_in_thread(app)
@@ -527,7 +528,7 @@ def test_unstreamable_requests_get_a_json_error(client, fields, code, param):
 
 def test_a_client_that_leaves_mid_stream_stops_the_synthesis(server, caplog):
     running, app = server
-    caplog.set_level(logging.INFO, logger="tts_assets.serve.app")
+    caplog.set_level(logging.INFO, logger="tts_assets.serve.service")
     text = " ".join(f"Piece {word} is here." for word in
                     ("one", "two", "three", "four", "five", "six", "seven", "eight"))
     with httpx.Client(base_url=running.url, timeout=120) as http:

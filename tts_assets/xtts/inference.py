@@ -1,14 +1,14 @@
 """Speech from a fine-tuned checkpoint, the way coqui documents it:
 `XttsConfig.load_json` → `Xtts.init_from_config` (its constructor: the classmethod is deprecated in
 coqui-tts 0.28) → `load_checkpoint` → `get_conditioning_latents` → `inference` (24 kHz). Text longer
-than the model's character limit is spoken sentence by sentence. `render_samples` writes the fixed sentences for one checkpoint, beside it
+than the model's character limit is spoken in pieces up to that limit, cut at sentence ends
+(`tts_assets.text.sentences`). `render_samples` writes the fixed sentences for one checkpoint, beside it
 and into TensorBoard."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ import torch
 
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.layout import DataLayout
+from tts_assets.text.sentences import text_pieces
 from tts_assets.xtts import paths
 from tts_assets.xtts.config import OUTPUT_RATE, XttsVoiceConfig
 from tts_assets.errors import CheckpointNotFoundError
@@ -93,23 +94,6 @@ def load_voice(layout: DataLayout, config: XttsVoiceConfig, checkpoint: Path | N
                       references if references is not None else choose_reference(layout, config))
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Sentences packed into pieces of at most `limit` characters (coqui's own splitter needs spaCy,
-    which coqui-tts does not install; a longer piece would be cut off by the model)."""
-    pieces: list[str] = []
-    for sentence in re.split(r"(?<=[.!?;:])\s+", " ".join(text.split())):
-        while len(sentence) > limit:  # a sentence too long on its own: break at the last space
-            cut = sentence.rfind(" ", 0, limit)
-            cut = cut if cut > 0 else limit
-            pieces.append(sentence[:cut].strip())
-            sentence = sentence[cut:].strip()
-        if pieces and len(pieces[-1]) + 1 + len(sentence) <= limit:
-            pieces[-1] = f"{pieces[-1]} {sentence}"
-        elif sentence:
-            pieces.append(sentence)
-    return pieces
-
-
 def synthesize(voice: VoiceModel, config: XttsVoiceConfig, text: str) -> np.ndarray:
     """One text as float32 samples at 24 kHz; long text is spoken sentence by sentence."""
     s = config.samples
@@ -118,7 +102,8 @@ def synthesize(voice: VoiceModel, config: XttsVoiceConfig, text: str) -> np.ndar
     pause = np.zeros(int(0.2 * OUTPUT_RATE), dtype=np.float32)
     parts = []
     torch.manual_seed(s.seed)
-    for piece in split_text(text, limit):
+    # Our splitter, not coqui's (enable_text_splitting needs spaCy, which coqui-tts does not install).
+    for piece in text_pieces(" ".join(text.split()), limit, pack=True):
         with torch.inference_mode():
             out = voice.model.inference(
                 piece, voice.language, gpt_cond_latent, speaker_embedding, temperature=s.temperature,
