@@ -59,3 +59,13 @@ class TrainingDivergedError(PathError):
         super().__init__(run_dir, f"training stopped at step {step}: {what} is not finite ({kept}); {remedy}")
         self.step = step
         self.last_good = last_good
+
+
+class EvaluationError(PathError):
+    """A checkpoint, reference clip, sentence list or speaker model that evaluation cannot use."""
+
+
+def encodable(text: str) -> str:
+    """`text` with what UTF-8 cannot encode (the surrogate escapes of a file name that is not UTF-8,
+    a lone surrogate sent as `"\\ud800"`) backslash-escaped, as Python shows it."""
+    return text.encode("utf-8", "backslashreplace").decode()

@@ -16,14 +16,14 @@ import soundfile as sf
 
 from tts_assets.settings import AsrSettings
 from tts_assets.asr.whisper import load_model
-from tts_assets.evaluate import paths
+from tts_assets.models import paths
 from tts_assets.evaluate.evaluate import evaluate_and_record, evaluate_checkpoint, held_out_sentences
-from tts_assets.evaluate.promotion import read_history, read_promoted
+from tts_assets.models.promotion import read_history, read_promoted
 from tts_assets.settings import FALLBACK_SENTENCES, EvaluationSettings
 from tts_assets.evaluate.speaker import Ge2eEmbedder, cosine, load_embedder, resemblyzer_weights
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
-from tts_assets.serve.engines import discover
+from tts_assets.models.engines import discover
 
 from .conftest import LIBRIVOX
 from .voice_fixtures import VOICE, copy_data_root, served_voice_build, silence_checkpoint  # noqa: F401

@@ -258,13 +258,13 @@ def test_unchanged_data_is_not_retrained_and_new_data_trains_on(layout, tiny_qwe
     manifest.write_text(manifest.read_text() + "\n")  # the dataset changed
     more = train_voice(layout, VOICE, settings)
     assert more.resumed_from_step is None and more.step == 2 * first.step
-    from tts_assets.freshness import needs_training
+    from tts_assets.models.trained_on import needs_training
 
     assert needs_training(layout, VOICE, run_dir(layout, VOICE)) == (False, "up to date")
 
 
 def test_pruning_spares_the_checkpoint_promoted_for_serving(layout, tiny_qwen3):
-    from tts_assets.evaluate.promotion import promote
+    from tts_assets.models.promotion import promote
 
     first = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=1, keep_checkpoints=1))
     promote(layout, VOICE, "qwen3", first.checkpoint)
@@ -333,7 +333,7 @@ def test_bf16_weights_train_speak_and_take_over_an_fp32_run(layout, tiny_qwen3, 
 def test_a_stopped_run_does_not_count_as_trained_on_its_data(layout, tiny_qwen3):
     """Only a run through all its epochs records the dataset it trained on; a stopped one stays due
     (the nightly schedule retrains it) and resumes where it stopped."""
-    from tts_assets.freshness import needs_training
+    from tts_assets.models.trained_on import needs_training
 
     train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=2), max_steps=1)
     assert needs_training(layout, VOICE, run_dir(layout, VOICE)) == (True, "never trained")

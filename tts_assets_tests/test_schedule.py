@@ -7,7 +7,7 @@ import dagster as dg
 from tts_assets.definitions import defs
 from tts_assets.defs.ops.schedules import nightly_training
 from tts_assets.defs.resources import TtsAssetsResource
-from tts_assets.freshness import dataset_fingerprint, record_trained
+from tts_assets.models.trained_on import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.qwen3.paths import run_dir
 

@@ -26,14 +26,14 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from tts_assets.evaluate.promotion import promote
+from tts_assets.models.promotion import promote
 from tts_assets.layout import DataLayout
 from tts_assets.serve.app import create_app
 from tts_assets.serve.errors import ServeError
 from tts_assets.serve.queue import DeviceQueue, QueueFullError
 from tts_assets.serve.server import API_KEY_ENV, serve, start_in_thread
 from tts_assets.settings import ServeSettings
-from tts_assets.serve.text import speakable
+from tts_assets.text.sentences import speakable
 from tts_assets.text.sentences import text_pieces
 
 from .voice_fixtures import VOICE, copy_data_root, served_voice_build  # noqa: F401

@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from tts_assets.evaluate.evaluate import evaluate_and_record
-from tts_assets.evaluate.promotion import read_promoted
+from tts_assets.models.promotion import read_promoted
 from tts_assets.settings import EvaluationSettings
 from tts_assets.layout import DataLayout
 from tts_assets.serve.app import create_app

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tts_assets.evaluate.promotion import read_promoted
-from tts_assets.freshness import trained_on
+from tts_assets.models.promotion import read_promoted
+from tts_assets.models.trained_on import trained_on
 from tts_assets.layout import DataLayout
 from tts_assets.qwen3.paths import run_dir
 

@@ -106,7 +106,7 @@ def test_training_steps_checkpoints_and_inference(xtts_data_root, tiny_xtts_base
     # `tts-assets infer` and the samples (24 kHz files, TensorBoard audio)
     from click.testing import CliRunner
 
-    from tts_assets.xtts.inference import render_samples
+    from tts_assets.xtts.samples import render_samples
     from tts_assets.cli import infer
 
     spoken = CliRunner().invoke(infer, [str(config.source), str(tmp_path / "out.wav"), "--text", "Hello there.",
@@ -145,8 +145,8 @@ def test_a_new_run_folder_is_the_voices_newest_model(xtts_data_root, tiny_xtts_b
     """The nightly schedule trains a run folder per dataset (steps from 0 again): samples, inference,
     the server and promotion all take the newest run's checkpoint, not the config's run."""
     from tts_assets.evaluate.evaluate import Evaluation, record
-    from tts_assets.evaluate.promotion import promote, read_promoted
-    from tts_assets.serve.engines import ENGINES, served_checkpoint
+    from tts_assets.models.promotion import promote, read_promoted
+    from tts_assets.models.engines import ENGINES, served_checkpoint
     from tts_assets.xtts.inference import resolve_checkpoint
 
     layout = DataLayout(xtts_data_root)

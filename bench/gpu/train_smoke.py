@@ -59,7 +59,7 @@ def xtts(data: Path, work: Path, device: str, precision: str) -> dict:
     from tts_assets.xtts.bench import clips_read_with_soundfile
     from tts_assets.xtts.config import XttsVoiceConfig
     from tts_assets.xtts.export import export_xtts_dataset
-    from tts_assets.xtts.inference import render_samples
+    from tts_assets.xtts.samples import render_samples
     from tts_assets.xtts.train import train_xtts
     from tts_assets_tests.xtts_fixtures import build_tiny_base_model, write_voice_config
 

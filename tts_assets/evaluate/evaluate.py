@@ -31,16 +31,16 @@ import soundfile as sf
 from tts_assets.settings import AsrSettings
 from tts_assets.asr.whisper import load_model
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
-from tts_assets.evaluate import paths
-from tts_assets.evaluate.errors import EvaluationError
+from tts_assets.models import paths
+from tts_assets.errors import EvaluationError
 from tts_assets.evaluate.measures import sounding_seconds, transcribe, word_error_rate
-from tts_assets.evaluate.promotion import append_history, promote, read_promoted, step_of
+from tts_assets.models.promotion import append_history, promote, read_promoted, step_of
 from tts_assets.settings import EvaluationSettings
 from tts_assets.evaluate.speaker import SpeakerEmbedder, cosine, load_embedder
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
-from tts_assets.serve.engines import ENGINES, Synthesizer
-from tts_assets.serve.text import speakable
+from tts_assets.models.engines import ENGINES, Synthesizer
+from tts_assets.text.sentences import speakable
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import numpy as np
 import soxr
 import torch
 
-from tts_assets.evaluate.errors import EvaluationError
+from tts_assets.errors import EvaluationError
 
 MIN_SPEECH_S = 0.3  # less voiced audio than this has no speaker to embed
 

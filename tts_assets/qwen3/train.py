@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from tts_assets.errors import InputFileError, TrainingDivergedError
-from tts_assets.evaluate.promotion import read_promoted
-from tts_assets.freshness import dataset_fingerprint, record_trained
+from tts_assets.models.promotion import read_promoted
+from tts_assets.models.trained_on import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.qwen3.batch import Example, collate

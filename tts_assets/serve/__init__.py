@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-def __getattr__(name: str):  # lazy: importing tts_assets.serve.engines must not load FastAPI
+def __getattr__(name: str):  # lazy: a module of the package (serve.audio) must not load FastAPI
     if name == "serve":
         from tts_assets.serve.server import serve
 

@@ -19,13 +19,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tts_assets.serve.audio import MAX_SPEED, MEDIA_TYPES, MIN_SPEED, STREAMED_FORMATS, change_speed, encode
-from tts_assets.serve.engines import Served
+from tts_assets.models.engines import Served
 from tts_assets.serve.errors import ApiError, ServeError, error_body
 from tts_assets.serve.queue import JobRecord
 from tts_assets.serve.server import API_KEY_ENV
 from tts_assets.serve.service import ClientGone, SpeechService, while_connected
 from tts_assets.serve.streaming import SpeechStream
-from tts_assets.serve.text import speakable
+from tts_assets.text.sentences import speakable
 from tts_assets.text.sentences import text_pieces
 
 router = APIRouter()

@@ -37,7 +37,7 @@ from fastapi import FastAPI
 
 from tts_assets.layout import DataLayout
 from tts_assets.serve.api import EXCEPTION_HANDLERS, BodyLimitMiddleware, api_key_checker, router
-from tts_assets.serve.engines import Engine
+from tts_assets.models.engines import Engine
 from tts_assets.serve.service import SpeechService
 from tts_assets.settings import ServeSettings
 

@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from tts_assets.errors import PathError
+from tts_assets.errors import PathError, encodable
 
 
 class ServeError(PathError):
@@ -22,12 +21,6 @@ class ApiError(Exception):
         self.message = message
         self.param = param
         self.headers = headers or {}
-
-
-def encodable(text: str) -> str:
-    """`text` with what UTF-8 cannot encode (the surrogate escapes of a file name that is not UTF-8,
-    a lone surrogate sent as `"\\ud800"`) backslash-escaped, as Python shows it."""
-    return text.encode("utf-8", "backslashreplace").decode()
 
 
 def error_body(status: int, message: str, code: str | None, param: str | None = None) -> dict:

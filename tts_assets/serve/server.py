@@ -96,7 +96,7 @@ def serve(
     import uvicorn
 
     from tts_assets.serve.app import create_app
-    from tts_assets.serve.engines import discover
+    from tts_assets.models.engines import discover
 
     layout = DataLayout.at(data_root)
     if not layout.root.is_dir():

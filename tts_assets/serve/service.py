@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from tts_assets.layout import DataLayout
 from tts_assets.serve.audio import join
-from tts_assets.serve.engines import ENGINE_NAMES, ENGINES, Engine, Served, Synthesizer, discover, voice_named
+from tts_assets.models.engines import ENGINE_NAMES, ENGINES, Engine, Served, Synthesizer, discover, voice_named
 from tts_assets.serve.errors import ApiError
 from tts_assets.serve.queue import DeviceQueue, JobRecord, QueueFullError
 from tts_assets.settings import ServeSettings

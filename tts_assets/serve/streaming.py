@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from tts_assets.serve.audio import StreamEncoder, change_speed, silence
-from tts_assets.serve.engines import Served
+from tts_assets.models.engines import Served
 from tts_assets.serve.errors import ApiError, error_body
 from tts_assets.serve.queue import JobRecord
 from tts_assets.serve.service import SpeechService, while_connected

@@ -1,4 +1,8 @@
-"""Long text cut into pieces a TTS model speaks well, for the server and for XTTS inference.
+"""Request text as the voices were trained on it, cut into pieces a TTS model speaks well: for the
+server, evaluation and XTTS inference.
+
+The datasets' texts are normalized (numbers, currency, abbreviations spelled out), so requests are
+normalized the same way (`speakable`) before they are cut into pieces (`text_pieces`).
 
 Texts are split at sentence ends (`.`, `!`, `?`, `…`, and line breaks; closing quotes and brackets
 stay on their sentence; no split before a lowercase word, as in `"Really?" she asked.`); a sentence
@@ -8,6 +12,8 @@ with no letter or digit (`...`, emoji, zero-width spaces) has nothing to speak a
 """
 
 from __future__ import annotations
+
+from tts_assets.text.normalize import normalize_text
 
 import re
 
@@ -55,3 +61,10 @@ def text_pieces(text: str, max_chars: int = 250, pack: bool = False) -> list[str
             else:
                 pieces.append(piece)
     return pieces
+
+
+def speakable(text: str, language: str = "en", normalize: bool = True) -> str:
+    text = " ".join(text.replace("\r", "\n").split(" "))
+    # normalize_text joins lines; keep paragraph/line breaks as sentence ends.
+    return "\n".join(normalize_text(line, language) if normalize else " ".join(line.split())
+                     for line in text.split("\n") if line.strip())

@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from tts_assets.atomic import write_text_atomic
-from tts_assets.evaluate.promotion import read_promoted
-from tts_assets.freshness import dataset_fingerprint, record_trained
+from tts_assets.models.promotion import read_promoted
+from tts_assets.models.trained_on import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.xtts import paths
 from tts_assets.xtts.base_model import check_base_model

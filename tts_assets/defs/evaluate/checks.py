@@ -19,8 +19,8 @@ from tts_assets.defs.qwen3.assets import qwen3_checkpoint
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.defs.xtts.assets import xtts_checkpoint
 from tts_assets.errors import TtsAssetsError
-from tts_assets.evaluate import paths as evaluation_paths
-from tts_assets.evaluate.promotion import read_history, read_promoted
+from tts_assets.models import paths as evaluation_paths
+from tts_assets.models.promotion import read_history, read_promoted
 
 FIGURES = ("wer", "wer_max", "speaker_similarity", "speaker_similarity_min", "real_speaker_similarity",
            "seconds_per_char_mean", "seconds_per_char_max", "speech_seconds_per_char_min", "audio_seconds",
@@ -58,7 +58,7 @@ def _sentences(rows: list[dict]) -> str:
 def evaluate_newest(context: dg.AssetCheckExecutionContext, tts: TtsAssetsResource, engine: str) -> dg.AssetCheckResult:
     """Evaluate the voice's (the run's partition's) newest `engine` checkpoint and report it."""
     from tts_assets.evaluate.evaluate import asr_settings_for, evaluate_and_record
-    from tts_assets.serve.engines import ENGINES
+    from tts_assets.models.engines import ENGINES
 
     voice = context.partition_key
     layout = tts.layout()

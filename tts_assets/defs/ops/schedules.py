@@ -12,7 +12,7 @@ from tts_assets.defs.qwen3.jobs import TRAINING_RUN_TAGS
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.defs.xtts.assets import xtts_checkpoint, xtts_export, xtts_samples
 from tts_assets.errors import TtsAssetsError
-from tts_assets.freshness import dataset_fingerprint, needs_training
+from tts_assets.models.trained_on import dataset_fingerprint, needs_training
 from tts_assets.qwen3.paths import run_dir
 from tts_assets.settings import VoiceSettings
 from tts_assets.xtts.paths import voice_config_file, xtts_models_dir

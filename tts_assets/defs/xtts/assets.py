@@ -119,7 +119,7 @@ def xtts_samples(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: 
     """The config's fixed sentences spoken by the run's newest checkpoint (reference clips from the
     dataset), beside the checkpoint and in TensorBoard. The `train_xtts` job renders them after every
     training, so every new checkpoint gets its samples."""
-    from tts_assets.xtts.inference import render_samples
+    from tts_assets.xtts.samples import render_samples
 
     layout = tts.layout()
     settings = voice_config(context, config)

@@ -32,9 +32,9 @@ from typing import Protocol
 import numpy as np
 
 from tts_assets.errors import TtsAssetsError
-from tts_assets.evaluate.promotion import read_promoted, step_of
+from tts_assets.models.promotion import read_promoted, step_of
 from tts_assets.layout import DataLayout
-from tts_assets.serve.errors import encodable
+from tts_assets.errors import encodable
 
 log = logging.getLogger(__name__)
 

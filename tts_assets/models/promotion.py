@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from tts_assets.atomic import write_text_atomic
-from tts_assets.evaluate import paths
-from tts_assets.evaluate.errors import EvaluationError
+from tts_assets.models import paths
+from tts_assets.errors import EvaluationError
 from tts_assets.layout import DataLayout
 
 
