@@ -12,8 +12,8 @@ import click
 
 from tts_assets.errors import TtsAssetsError
 from tts_assets.layout import DATA_ROOT_ENV, DataLayout, resolve_data_root, slugify
-from tts_assets.keys import claim_voice
-from tts_assets.sources import BookSource, register_book
+from tts_assets.dataset.keys import claim_voice
+from tts_assets.dataset.sources import BookSource, register_book
 
 data_root_option = click.option(
     "--data-root",
@@ -52,7 +52,7 @@ def _run_dataset_build(layout: DataLayout, voice: str, book: str) -> dict:
     import dagster as dg
 
     from tts_assets.defs.launch import build_book_and_dataset, failure_reason
-    from tts_assets.instance import ensure_dagster_home
+    from tts_assets.defs.instance import ensure_dagster_home
 
     home = ensure_dagster_home(layout.root)
     click.echo(f"building {voice}/{book} (runs recorded in {home})")
@@ -141,7 +141,7 @@ def _run_voice_job(layout: DataLayout, job: str, voice: str, what: str, asset_co
     import dagster as dg
 
     from tts_assets.defs.launch import failure_reason, run_voice_job
-    from tts_assets.instance import ensure_dagster_home
+    from tts_assets.defs.instance import ensure_dagster_home
 
     ensure_dagster_home(layout.root)
     run = run_voice_job(dg.DagsterInstance.get(), job, voice, _dagster_log_level(), asset_config)
@@ -223,7 +223,7 @@ def train_qwen3(voice, base_model, epochs, batch_size, grad_accum, lr, max_steps
 @click.argument("config", type=click.Path(dir_okay=False))
 @data_root_option
 def train_xtts(config, data_root) -> None:
-    """Fine-tune XTTS-v2 on a voice's aligned dataset, as its CONFIG (configs/tts/<voice>_xtts.yaml) says."""
+    """Fine-tune XTTS-v2 on a voice's aligned dataset, as its CONFIG (<data root>/configs/tts/<voice>_xtts.yaml) says."""
     from tts_assets.defs.xtts.jobs import XTTS_JOB_ASSETS
     from tts_assets.xtts import paths
     from tts_assets.xtts.base_model import check_base_model
@@ -343,7 +343,7 @@ def report(voice, data_root) -> None:
               help="Read the text this many times (longer book).")
 def make_sample(out_dir, repeat) -> None:
     """Write a sample two-chapter audiobook (Piper voice, known text) into OUT_DIR."""
-    from tts_assets.sample import make_sample_audiobook
+    from tts_assets.sample_book import make_sample_audiobook
 
     book = make_sample_audiobook(Path(out_dir), repeat=repeat)
     click.echo(f"{book.audio} ({book.duration / 60:.1f} min); truth: {book.truth}")

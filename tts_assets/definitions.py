@@ -13,7 +13,7 @@ from tts_assets.defs.ingest import assets as ingest_assets
 from tts_assets.defs.ingest import checks as ingest_checks
 from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
 from tts_assets.defs.ingest.sensors import inbox_sensor, refresh_dataset_after_failed_book
-from tts_assets.defs.ops.schedules import nightly_train_job, nightly_training
+from tts_assets.defs.training.schedules import nightly_train_job, nightly_training
 from tts_assets.defs.qwen3 import assets as qwen3_assets
 from tts_assets.defs.qwen3.jobs import convert_qwen3_job, train_qwen3_job
 from tts_assets.defs.resources import TtsAssetsResource

@@ -82,7 +82,7 @@ def librivox_book(tmp_path_factory) -> KnownSpeech:
 @pytest.fixture(scope="session")
 def sample_book(tmp_path_factory) -> KnownSpeech:
     """The project's own sample: two chapters (m4b with chapter marks) read by the Piper voice."""
-    from tts_assets.sample import make_sample_audiobook
+    from tts_assets.sample_book import make_sample_audiobook
 
     book = make_sample_audiobook(tmp_path_factory.mktemp("sample"))
     sentences = [json.loads(line) for line in book.truth.read_text().splitlines()]

@@ -126,7 +126,7 @@ def build_aligned_voice(root: Path, voice: str = "reader") -> Path:
 
     from tts_assets.defs.launch import build_book_and_dataset, run_voice_job
     from tts_assets.layout import DataLayout
-    from tts_assets.sources import BookSource, register_book
+    from tts_assets.dataset.sources import BookSource, register_book
 
     from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tts_assets.align.base import AlignmentError, clip_score
-from tts_assets.align.pocketsphinx_backend import PocketsphinxAligner
+from tts_assets.aligners.base import AlignmentError, clip_score
+from tts_assets.aligners.pocketsphinx_backend import PocketsphinxAligner
 from tts_assets.text.normalize import normalize_text, spoken_words
 
 from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts
@@ -58,7 +58,7 @@ def test_pocketsphinx_handles_words_missing_from_its_dictionary():
     """"Netherfield" and "Michaelmas" are not in CMUdict: a guessed pronunciation aligns them."""
     import soxr
 
-    from tts_assets.sample import PIPER_RATE, synthesize
+    from tts_assets.sample_book import PIPER_RATE, synthesize
 
     text = "He is to take possession of Netherfield before Michaelmas."
     audio, _ = synthesize([text])
@@ -93,7 +93,7 @@ def offline_nltk(tmp_path, monkeypatch):
 
 
 def test_whisperx_backend_offline_with_a_local_wav2vec2_folder(tiny_wav2vec2, offline_nltk):
-    from tts_assets.align.whisperx_backend import WhisperxAligner
+    from tts_assets.aligners.whisperx_backend import WhisperxAligner
 
     aligner = WhisperxAligner(str(tiny_wav2vec2), "en", "cpu")
     assert (offline_nltk / "english").is_dir()
@@ -107,7 +107,7 @@ def test_whisperx_backend_offline_with_a_local_wav2vec2_folder(tiny_wav2vec2, of
 
 def test_whisperx_backend_offline_in_german(tiny_wav2vec2, offline_nltk):
     """whisperx.align splits German text with punkt_tab/german, not english: that one must exist."""
-    from tts_assets.align.whisperx_backend import WhisperxAligner
+    from tts_assets.aligners.whisperx_backend import WhisperxAligner
 
     aligner = WhisperxAligner(str(tiny_wav2vec2), "de", "cpu")
     assert (offline_nltk / "german").is_dir()

@@ -10,13 +10,13 @@ import pytest
 import soundfile as sf
 
 from tts_assets.dataset.aligned import _speaking_rate_outliers, _trimmed_rejection, split_of
-from tts_assets.align.base import AlignedWord
+from tts_assets.aligners.base import AlignedWord
 from tts_assets.defs.launch import build_book_and_dataset, run_voice_job
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.manifest.schema import Reason
 from tts_assets.settings import DatasetSettings
-from tts_assets.sources import BookSource, register_book
+from tts_assets.dataset.sources import BookSource, register_book
 
 from .conftest import LIBRIVOX, librivox_transcripts, speech_bounds
 

@@ -15,13 +15,13 @@ from tts_assets.audio.probe import probe
 from tts_assets.dataset.aligned import align_voice_dataset
 from tts_assets.defs.launch import build_book_and_dataset
 from tts_assets.errors import InvalidNameError, KeyCollisionError
-from tts_assets.inbox import scan_inbox
-from tts_assets.keys import claim_voice
+from tts_assets.dataset.inbox import scan_inbox
+from tts_assets.dataset.keys import claim_voice
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, write_jsonl
 from tts_assets.quality.measures import measure
 from tts_assets.settings import DatasetSettings
-from tts_assets.sources import BookSource, register_book
+from tts_assets.dataset.sources import BookSource, register_book
 
 from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts
 from .test_cli import run_cli
@@ -122,7 +122,7 @@ def test_inbox_gives_every_book_its_own_key_and_reports_what_it_skips(data_root,
 
 
 def test_curated_links_out_of_the_folder_follow_the_same_setting(data_root, tmp_path):
-    from tts_assets.sources import read_curated_transcripts
+    from tts_assets.dataset.sources import read_curated_transcripts
 
     clips, elsewhere = tmp_path / "clips", tmp_path / "elsewhere"
     clips.mkdir(), elsewhere.mkdir()

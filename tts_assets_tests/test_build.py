@@ -17,7 +17,7 @@ from tts_assets.errors import UnreadableAudioError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files
 from tts_assets.settings import DatasetSettings
-from tts_assets.sources import BookSource, read_source, register_book
+from tts_assets.dataset.sources import BookSource, read_source, register_book
 
 from .conftest import loudness_at, speech_bounds, wer
 

@@ -11,7 +11,7 @@ from tts_assets.dataset.book import probe_book
 from tts_assets.defs.launch import build_book_and_dataset
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
-from tts_assets.sources import BookSource, register_book
+from tts_assets.dataset.sources import BookSource, register_book
 
 from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts
 

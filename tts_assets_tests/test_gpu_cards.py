@@ -18,7 +18,7 @@ from tts_assets import gpu_cards
 HOLDER = textwrap.dedent("""
     import logging, os, sys, time
     from pathlib import Path
-    from tts_assets.gpu_cards import HELD_ENV, hold_a_card
+    from tts_assets.gpu.cards import HELD_ENV, hold_a_card
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     card = hold_a_card(poll_s=0.05)
     print(card, os.environ["CUDA_VISIBLE_DEVICES"], os.environ[HELD_ENV], flush=True)
@@ -72,10 +72,10 @@ def test_processes_take_different_cards_wait_when_all_are_held_and_get_a_killed_
 
 KEEPER = textwrap.dedent("""
     import os, subprocess, sys
-    from tts_assets.gpu_cards import HELD_ENV, hold_a_card
+    from tts_assets.gpu.cards import HELD_ENV, hold_a_card
     card = hold_a_card()
     assert hold_a_card() == card  # the next step of the process: the same card, still held
-    ask = [sys.executable, "-c", "from tts_assets.gpu_cards import hold_a_card; print(hold_a_card(poll_s=0.05))"]
+    ask = [sys.executable, "-c", "from tts_assets.gpu.cards import hold_a_card; print(hold_a_card(poll_s=0.05))"]
     child = subprocess.run(ask, capture_output=True, text=True, timeout=60)  # inherits the card
     other = {k: v for k, v in os.environ.items() if k != HELD_ENV}
     stranger = subprocess.run(ask, env={**other, "CUDA_VISIBLE_DEVICES": sys.argv[1]}, capture_output=True,
@@ -170,7 +170,7 @@ RUN = textwrap.dedent("""
     import json, os, subprocess, sys
     import dagster as dg
     from tts_assets.defs.gpu import GPU, GPU_POOL, on_a_free_card
-    from tts_assets.gpu_cards import HELD_ENV
+    from tts_assets.gpu.cards import HELD_ENV
 
     class Probe(dg.ConfigurableResource):
         name: str
@@ -194,7 +194,7 @@ RUN = textwrap.dedent("""
     result = dg.materialize([first, second, second_checked], resources={"resource": Probe(name="given")},
                             instance=instance)
     other = {k: v for k, v in os.environ.items() if k != HELD_ENV}
-    ask = [sys.executable, "-c", "from tts_assets.gpu_cards import hold_a_card; print(hold_a_card(poll_s=0.05))"]
+    ask = [sys.executable, "-c", "from tts_assets.gpu.cards import hold_a_card; print(hold_a_card(poll_s=0.05))"]
     stranger = subprocess.run(ask, env={**other, "CUDA_VISIBLE_DEVICES": "4,5"}, capture_output=True, text=True)
     print(json.dumps({
         "success": result.success,

@@ -10,7 +10,7 @@ import soundfile as sf
 from tts_assets.defs.launch import build_book_and_dataset
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
-from tts_assets.sources import BookSource, register_book
+from tts_assets.dataset.sources import BookSource, register_book
 
 KILL_DURING_THIRD_CLIP = """
 import os, signal, sys

@@ -22,7 +22,7 @@ import sys
 import dagster as dg
 from tts_assets.defs.launch import build_book_and_dataset
 from tts_assets.layout import DataLayout
-from tts_assets.sources import BookSource, register_book
+from tts_assets.dataset.sources import BookSource, register_book
 data_root, book, audio, model = sys.argv[1:5]
 register_book(DataLayout.at(data_root), "v", BookSource("audiobook", audio, asr_model=model, language="en"), book)
 with dg.DagsterInstance.get() as instance:

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from tts_assets.definitions import defs
-from tts_assets.defs.ops.schedules import nightly_training
+from tts_assets.defs.training.schedules import nightly_training
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.models.trained_on import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout

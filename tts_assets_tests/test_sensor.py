@@ -8,7 +8,7 @@ from tts_assets.definitions import defs
 from tts_assets.defs.ingest.sensors import inbox_sensor
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.layout import DataLayout
-from tts_assets.sources import read_source
+from tts_assets.dataset.sources import read_source
 
 
 def tick(instance, cursor, data_root):
@@ -87,7 +87,7 @@ def test_finished_book_refreshes_its_voice_dataset(dagster_home, data_root, libr
     together; a failed one, the run-status sensor for the dataset alone."""
     from tts_assets.defs.ingest.sensors import refresh_dataset_after_failed_book
     from tts_assets.defs.launch import _execute
-    from tts_assets.sources import BookSource, register_book
+    from tts_assets.dataset.sources import BookSource, register_book
 
     layout = DataLayout(data_root)
     segments = tmp_path / "s.jsonl"

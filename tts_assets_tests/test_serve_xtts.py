@@ -35,7 +35,7 @@ def test_xtts_voice_is_served_and_evaluated(xtts_data_root, tiny_xtts_base, tmp_
     write_voice_config(tmp_path / "configs" / f"{VOICE}_xtts.yaml", tiny_xtts_base)
     monkeypatch.setenv("TTS_ASSETS_XTTS_CONFIGS", str(tmp_path / "configs"))
     layout = DataLayout(xtts_data_root)
-    config = XttsVoiceConfig.for_voice(VOICE)
+    config = XttsVoiceConfig.for_voice(layout, VOICE)
     export_xtts_dataset(layout, config)
     checkpoint = train_xtts(layout, config).last_checkpoint
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tts_assets.sources import (
+from tts_assets.dataset.sources import (
     MAX_CHARS_PER_S,
     SHORT_SEGMENT_ALLOWANCE_CHARS,
     read_curated_transcripts,

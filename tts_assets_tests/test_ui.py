@@ -16,7 +16,7 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from tts_assets.layout import DataLayout
-from tts_assets.sources import BookSource, register_book
+from tts_assets.dataset.sources import BookSource, register_book
 
 REPO = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent

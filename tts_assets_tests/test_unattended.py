@@ -14,10 +14,10 @@ from tts_assets.definitions import defs
 from tts_assets.defs.align.sensors import dataset_automation
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import InputFileError, ModelNotFoundError
-from tts_assets.inbox import adopt_voice_settings
+from tts_assets.dataset.inbox import adopt_voice_settings
 from tts_assets.layout import DataLayout
 from tts_assets.settings import DatasetSettings
-from tts_assets.sources import BookSource, register_book
+from tts_assets.dataset.sources import BookSource, register_book
 
 from .conftest import wer
 

@@ -106,8 +106,8 @@ def _short_word_span(librivox_book) -> tuple[float, float, str]:
     """A real word under 0.5 s inside the first sentence, located by the project's aligner."""
     import numpy as np
 
-    from tts_assets.align.base import ALIGN_RATE
-    from tts_assets.align.pocketsphinx_backend import PocketsphinxAligner
+    from tts_assets.aligners.base import ALIGN_RATE
+    from tts_assets.aligners.pocketsphinx_backend import PocketsphinxAligner
     from tts_assets.text.normalize import normalize_text, spoken_words
 
     from .conftest import decoded
@@ -130,7 +130,7 @@ def xtts_dataset_root(tmp_path_factory, librivox_book) -> Path:
 
     from tts_assets.defs.launch import build_book_and_dataset, run_voice_job
     from tts_assets.layout import DataLayout
-    from tts_assets.sources import BookSource, register_book
+    from tts_assets.dataset.sources import BookSource, register_book
 
     base = tmp_path_factory.mktemp("xtts_dataset")
     root = base / "data"

@@ -18,7 +18,7 @@ import numpy as np
 from tts_assets.settings import AsrSettings
 from tts_assets.audio.decode import stream_pcm
 from tts_assets.errors import ModelNotFoundError
-from tts_assets.gpu import prepare_cuda_libraries
+from tts_assets.gpu.libraries import prepare_cuda_libraries
 from tts_assets.segments.model import Segment, Word, join_words
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from tts_assets.align.base import ALIGN_RATE, AlignedWord, Aligner, AlignmentError, clip_score
+from tts_assets.aligners.base import ALIGN_RATE, AlignedWord, Aligner, AlignmentError, clip_score
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.audio.cut import CutRequest, cut_clips
 from tts_assets.errors import SettingsError, UnreadableAudioError
@@ -26,7 +26,7 @@ from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_fi
 from tts_assets.manifest.schema import Reason
 from tts_assets.quality.measures import measure, normalize_loudness
 from tts_assets.settings import AlignSettings, DatasetSettings
-from tts_assets.sources import speakable_in
+from tts_assets.dataset.sources import speakable_in
 from tts_assets.text.normalize import normalize_text, spoken_words, unspoken
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,13 @@ def make_aligner(settings: AlignSettings) -> Aligner:
     if backend == "auto":
         backend = "whisperx" if settings.wav2vec2_model else "pocketsphinx"
     if backend == "whisperx":
-        from tts_assets.align.whisperx_backend import WhisperxAligner
+        from tts_assets.aligners.whisperx_backend import WhisperxAligner
 
         return WhisperxAligner(settings.wav2vec2_model, settings.language, settings.device)
     if backend == "pocketsphinx":
         if settings.language != "en":
             raise SettingsError("the pocketsphinx aligner is English only; set align.wav2vec2_model")
-        from tts_assets.align.pocketsphinx_backend import PocketsphinxAligner
+        from tts_assets.aligners.pocketsphinx_backend import PocketsphinxAligner
 
         return PocketsphinxAligner()
     raise SettingsError(f"unknown aligner backend {backend!r} (auto, pocketsphinx or whisperx)")

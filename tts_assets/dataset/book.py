@@ -24,7 +24,7 @@ from tts_assets.manifest.schema import ClipRow, Reason, Rejection
 from tts_assets.segments.merge import SpanRejection, plan_spans
 from tts_assets.segments.model import Segment
 from tts_assets.settings import ClipFormat, DatasetSettings, MergeRules
-from tts_assets.sources import (BookSource, read_curated_transcripts, read_segments_jsonl, read_source,
+from tts_assets.dataset.sources import (BookSource, read_curated_transcripts, read_segments_jsonl, read_source,
                                 speakable_in)
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ for the UI, the Kubernetes resource request dagster-k8s applies to its pod, and 
 import functools
 import inspect
 
-from tts_assets.gpu_cards import hold_a_card
+from tts_assets.gpu.cards import hold_a_card
 
 GPU_POOL = "gpu"
 GPU_TAGS = {"tts_assets/gpu": "true"}
@@ -18,7 +18,7 @@ GPU = dict(pool=GPU_POOL, tags=GPU_TAGS, op_tags=GPU_OP_TAGS)
 
 
 def on_a_free_card(step):
-    """Run a GPU step's function on a card of its own (`tts_assets.gpu_cards.hold_a_card`). Dagster
+    """Run a GPU step's function on a card of its own (`tts_assets.gpu.cards.hold_a_card`). Dagster
     reads the step's parameters through the wrapper (`functools.wraps`), but not whether it yields,
     so a generator is refused here rather than run without being iterated."""
     if inspect.isgeneratorfunction(step) or inspect.iscoroutinefunction(step) or inspect.isasyncgenfunction(step):

@@ -9,7 +9,7 @@ being added to `ENGINES`.
 - Qwen3-TTS: `<data_root>/models/<voice>/qwen3/checkpoint-<step>/` (custom-voice checkpoints);
   fallback: the newest.
 - XTTS-v2: `<data_root>/models/<voice>/xtts/<run>/checkpoint_<step>.pth` of the run named in the
-  voice's XTTS config (`configs/tts/<voice>_xtts.yaml`, or $TTS_ASSETS_XTTS_CONFIGS), spoken with
+  voice's XTTS config (`<data root>/configs/tts/<voice>_xtts.yaml`, or $TTS_ASSETS_XTTS_CONFIGS), spoken with
   `tts_assets.xtts.inference` and the config's conditioning clips; fallback: the config's
   `samples.checkpoint` (best, else newest). A voice with an `xtts/` folder but no readable config
   is skipped with a warning.
@@ -139,16 +139,16 @@ class XttsEngine:
     name = "xtts"
 
     @staticmethod
-    def config(voice: str):
+    def config(layout: DataLayout, voice: str):
         from tts_assets.xtts.config import XttsVoiceConfig
 
-        return XttsVoiceConfig.for_voice(voice)
+        return XttsVoiceConfig.for_voice(layout, voice)
 
     def checkpoints(self, layout: DataLayout, voice: str) -> list[Path]:
         from tts_assets.xtts.checkpoint import voice_checkpoints
 
         try:
-            self.config(voice)  # without a valid voice config a checkpoint cannot be loaded
+            self.config(layout, voice)  # without a valid voice config a checkpoint cannot be loaded
         except TtsAssetsError as error:
             log.warning("voice %s: XTTS checkpoints not served: %s", voice, error)
             return []
@@ -161,12 +161,12 @@ class XttsEngine:
         if not found:
             return None
         try:
-            return resolve_checkpoint(layout, self.config(voice))
+            return resolve_checkpoint(layout, self.config(layout, voice))
         except TtsAssetsError:
             return found[-1]
 
     def load(self, layout: DataLayout, voice: str, checkpoint: Path, device: str) -> Synthesizer:
-        return XttsSynthesizer(layout, self.config(voice), checkpoint, device)
+        return XttsSynthesizer(layout, self.config(layout, voice), checkpoint, device)
 
 
 ENGINES: dict[str, Engine] = {"qwen3": Qwen3Engine(), "xtts": XttsEngine()}

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from tts_assets.errors import ModelNotFoundError
-from tts_assets.gpu import prepare_cuda_libraries
+from tts_assets.gpu.libraries import prepare_cuda_libraries
 
 log = logging.getLogger(__name__)
 

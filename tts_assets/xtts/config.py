@@ -1,4 +1,4 @@
-"""A voice's XTTS-v2 config (`configs/tts/<voice>_xtts.yaml`), validated before any work.
+"""A voice's XTTS-v2 config (`<data root>/configs/tts/<voice>_xtts.yaml`), validated before any work.
 
 Every field and its default is documented in `configs/tts/example_xtts.yaml`. Relative paths are
 resolved against the YAML file's folder (so the Dagster daemon and the CLI agree whatever their
@@ -195,9 +195,9 @@ class XttsVoiceConfig(StrictSettings):
         return config
 
     @classmethod
-    def for_voice(cls, voice: str, config_file: str | os.PathLike | None = None) -> "XttsVoiceConfig":
-        """The named file, else the voice's `configs/tts/<voice>_xtts.yaml`; it must be this voice's."""
-        path = Path(config_file) if config_file else paths.voice_config_file(voice)
+    def for_voice(cls, layout: DataLayout, voice: str, config_file: str | os.PathLike | None = None) -> "XttsVoiceConfig":
+        """The named file, else the voice's (`paths.voice_config_file`); it must be this voice's."""
+        path = Path(config_file) if config_file else paths.voice_config_file(layout, voice)
         config = cls.load(path)
         if config.voice != voice:
             raise XttsConfigError(config.source, f"is voice {config.voice!r}, not {voice!r}")

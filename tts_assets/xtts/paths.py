@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tts_assets.instance import PROJECT_ROOT
 from tts_assets.layout import DataLayout
 
 CONFIG_DIR_ENV = "TTS_ASSETS_XTTS_CONFIGS"
@@ -74,10 +73,17 @@ def default_base_model_dir(layout: DataLayout) -> Path:
     return layout.root / "base_models" / "xtts_v2"
 
 
-def voice_config_dir() -> Path:
-    return Path(os.environ.get(CONFIG_DIR_ENV) or PROJECT_ROOT / "configs" / "tts").expanduser().resolve()
+def voice_config_dir(layout: DataLayout) -> Path:
+    """`$TTS_ASSETS_XTTS_CONFIGS`, else `<data root>/configs/tts/`: found from the data, whether the
+    package runs from a checkout or was installed."""
+    return Path(os.environ.get(CONFIG_DIR_ENV) or layout.root / "configs" / "tts").expanduser().resolve()
 
 
-def voice_config_file(voice: str) -> Path:
-    """A voice's config when none is named: `configs/tts/<voice>_xtts.yaml` (or $TTS_ASSETS_XTTS_CONFIGS)."""
-    return voice_config_dir() / f"{voice}_xtts.yaml"
+def voice_config_file(layout: DataLayout, voice: str) -> Path:
+    """A voice's config when none is named: its `voice.yaml`'s `xtts_config`, else
+    `<voice_config_dir>/<voice>_xtts.yaml`."""
+    from tts_assets.settings import VoiceSettings
+
+    own = layout.voice_settings(voice)
+    chosen = VoiceSettings.load(own).xtts_config if own.is_file() else None
+    return Path(chosen) if chosen else voice_config_dir(layout) / f"{voice}_xtts.yaml"

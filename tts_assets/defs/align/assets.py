@@ -13,7 +13,7 @@ from tts_assets.errors import TtsAssetsError
 
 @dg.asset(
     partitions_def=voice_partitions,
-    group_name="alignment",
+    group_name="align",
     deps=[voice_dataset],
     **GPU,
     kinds={"parquet"},

@@ -119,5 +119,5 @@ def qwen3_checkpoint_evaluation(context: dg.AssetCheckExecutionContext, tts: Tts
 @on_a_free_card
 def xtts_checkpoint_evaluation(context: dg.AssetCheckExecutionContext, tts: TtsAssetsResource) -> dg.AssetCheckResult:
     """The newest XTTS checkpoint of the voice's run, measured and promoted like Qwen3's (the
-    voice's XTTS config is `configs/tts/<voice>_xtts.yaml` or $TTS_ASSETS_XTTS_CONFIGS)."""
+    voice's XTTS config is `<data root>/configs/tts/<voice>_xtts.yaml` or $TTS_ASSETS_XTTS_CONFIGS)."""
     return evaluate_newest(context, tts, "xtts")

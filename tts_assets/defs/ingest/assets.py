@@ -14,7 +14,7 @@ from tts_assets.errors import TtsAssetsError, UnreadableAudioError
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.manifest.report import duration_histogram_png, png_markdown, rows_markdown
 
-GROUP = "dataset_build"
+GROUP = "ingest"
 
 
 def _fail_book(tts: TtsAssetsResource, voice: str, book: str, error: TtsAssetsError) -> dg.Failure:

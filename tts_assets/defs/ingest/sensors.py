@@ -9,9 +9,9 @@ from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
 from tts_assets.defs.partitions import book_partitions, voice_partitions
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
-from tts_assets.inbox import adopt_voice_settings, ready_items, scan_inbox
-from tts_assets.keys import claim_voice
-from tts_assets.sources import register_book
+from tts_assets.dataset.inbox import adopt_voice_settings, ready_items, scan_inbox
+from tts_assets.dataset.keys import claim_voice
+from tts_assets.dataset.sources import register_book
 
 
 @dg.sensor(job=build_book_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)

@@ -1,7 +1,7 @@
 """XTTS-v2 per voice: coqui export → fine-tuned checkpoint (pool `gpu`) → samples of it.
 
 Each asset takes the voice's config from its run config (`config_file`), else from
-`configs/tts/<voice>_xtts.yaml` ($TTS_ASSETS_XTTS_CONFIGS names another folder).
+`<data root>/configs/tts/<voice>_xtts.yaml` ($TTS_ASSETS_XTTS_CONFIGS names another folder).
 """
 
 import dagster as dg
@@ -17,14 +17,14 @@ from tts_assets.xtts.config import XttsVoiceConfig
 
 
 class XttsRunConfig(dg.Config):
-    config_file: str = ""  # the voice's YAML; empty: configs/tts/<voice>_xtts.yaml
+    config_file: str = ""  # the voice's YAML; empty: the voice's (xtts.paths.voice_config_file)
     run_name: str = ""  # overrides training.run_name (the nightly schedule starts a run per new dataset)
 
 
 
-def voice_config(context: dg.AssetExecutionContext, config: XttsRunConfig) -> XttsVoiceConfig:
+def voice_config(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: TtsAssetsResource) -> XttsVoiceConfig:
     try:
-        settings = XttsVoiceConfig.for_voice(context.partition_key, config.config_file or None)
+        settings = XttsVoiceConfig.for_voice(tts.layout(), context.partition_key, config.config_file or None)
     except TtsAssetsError as error:
         raise step_failure(error) from None
     if config.run_name:
@@ -43,7 +43,7 @@ def xtts_export(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: T
     from tts_assets.xtts.export import export_xtts_dataset
 
     layout = tts.layout()
-    settings = voice_config(context, config)
+    settings = voice_config(context, config, tts)
     try:
         summary = export_xtts_dataset(layout, settings)
     except TtsAssetsError as error:
@@ -76,7 +76,7 @@ def xtts_checkpoint(context: dg.AssetExecutionContext, config: XttsRunConfig, tt
     from tts_assets.xtts.train import train_xtts
 
     layout = tts.layout()
-    settings = voice_config(context, config)
+    settings = voice_config(context, config, tts)
     try:
         result = train_xtts(layout, settings)
     except TtsAssetsError as error:
@@ -122,7 +122,7 @@ def xtts_samples(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: 
     from tts_assets.xtts.samples import render_samples
 
     layout = tts.layout()
-    settings = voice_config(context, config)
+    settings = voice_config(context, config, tts)
     try:
         result = render_samples(layout, settings)
     except TtsAssetsError as error:

@@ -8,7 +8,7 @@ import re
 import numpy as np
 from anyascii import anyascii
 
-from tts_assets.align.base import ALIGN_RATE, AlignedWord, AlignmentError
+from tts_assets.aligners.base import ALIGN_RATE, AlignedWord, AlignmentError
 
 FRAME_S = 0.01
 EDGE_PAD_S = 0.25

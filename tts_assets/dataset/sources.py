@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tts_assets.atomic import write_text_atomic
 from tts_assets.errors import InputFileError, KeyCollisionError
-from tts_assets.keys import assign_book_key, registered_sources
+from tts_assets.dataset.keys import assign_book_key, registered_sources
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.schema import Reason, Rejection
 from tts_assets.settings import MergeRules

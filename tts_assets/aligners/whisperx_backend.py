@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_assets.align.base import ALIGN_RATE, AlignedWord, AlignmentError
+from tts_assets.aligners.base import ALIGN_RATE, AlignedWord, AlignmentError
 from tts_assets.errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)

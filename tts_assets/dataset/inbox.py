@@ -20,10 +20,10 @@ import yaml
 
 from tts_assets.atomic import write_text_atomic
 from tts_assets.errors import TtsAssetsError
-from tts_assets.keys import assign_book_key, book_name, registered_sources
+from tts_assets.dataset.keys import assign_book_key, book_name, registered_sources
 from tts_assets.layout import AUDIO_SUFFIXES, DataLayout, slugify
 from tts_assets.settings import VoiceSettings
-from tts_assets.sources import BookSource
+from tts_assets.dataset.sources import BookSource
 
 CURATED_TRANSCRIPTS = "transcripts.jsonl"
 VOICE_SETTINGS = "voice.yaml"

@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tts_assets.gpu import driver_present
+from tts_assets.gpu.libraries import driver_present
 
 log = logging.getLogger(__name__)
 

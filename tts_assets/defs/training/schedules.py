@@ -2,7 +2,6 @@
 
 import os
 from datetime import datetime, timezone
-from pathlib import Path
 
 import dagster as dg
 
@@ -44,7 +43,7 @@ TRAINING_CRON = os.environ.get("TTS_ASSETS_TRAINING_CRON", "0 2 * * *")
 def nightly_training(context: dg.ScheduleEvaluationContext, tts: TtsAssetsResource):
     """At 02:00 UTC, one run per voice and model whose aligned dataset differs from the one its
     newest checkpoint finished training on: Qwen3 for every voice, XTTS for voices with a
-    `configs/tts/<voice>_xtts.yaml` (or the `xtts_config` of their `voice.yaml`), unless the
+    `<data root>/configs/tts/<voice>_xtts.yaml` (or the `xtts_config` of their `voice.yaml`), unless the
     voice's `engines` name fewer. A model counts as trained on its data only once a run has gone
     through all its epochs, so a failed or stopped run is asked for again the next night (the run key
     is the dataset's fingerprint and the night), unless that voice's run is still going. XTTS trains
@@ -61,7 +60,7 @@ def nightly_training(context: dg.ScheduleEvaluationContext, tts: TtsAssetsResour
             skipped.append(f"{voice} ({error})")
             continue
         wanted = chosen.engines or ["qwen3", "xtts"]
-        xtts_config = Path(chosen.xtts_config) if chosen.xtts_config else voice_config_file(voice)
+        xtts_config = voice_config_file(layout, voice)
         engines = [("qwen3", run_dir(layout, voice), QWEN3_ASSETS, None)] if "qwen3" in wanted else []
         if "xtts" in wanted and xtts_config.is_file():
             config = {"config_file": str(xtts_config.resolve()), "run_name": f"data-{fingerprint}"}
