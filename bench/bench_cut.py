@@ -9,7 +9,7 @@ chapters carried over), with a segments JSONL of the known sentence spans for ea
   cut_clips  the library call alone, in-process, over each book for the spans the ingest
              planned (work/<voice>/<book>/merged.jsonl: cut_start, cut_end): pure cutting speed
 
-    .venv/bin/python bench/bench_cut.py --minutes 10 --times 6
+    .venv/bin/python -m bench.bench_cut --minutes 10 --times 6   # from the repository root
 """
 
 from __future__ import annotations
@@ -19,15 +19,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from _common import (  # noqa: E402
+from bench._common import (
     RESULTS,
     Book,
     bench_env,
