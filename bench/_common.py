@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def sample_book(work: Path, minutes: float) -> Book:
         duration = json.loads(meta.read_text())["duration"]
         print(f"reusing {audio} ({duration / 60:.1f} min)", flush=True)
         return Book(audio, truth, duration)
-    from tts_assets.sample import make_sample_audiobook
+    from tts_assets.sample_book import make_sample_audiobook
 
     print(f"synthesizing {audio} (repeat={repeat}, Piper; slow) ...", flush=True)
     started = time.perf_counter()
@@ -151,6 +152,19 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def measure_each(names: list[str], measure: Callable[[str], dict], out: Path | None) -> list[dict]:
+    """`measure` each name, printing each result as a JSON line when it comes and rewriting `out`
+    with all so far, so that a run cut short by a time limit keeps the finished ones (the GPU
+    benches `bench.qwen3_step` and `bench.xtts_step`)."""
+    results = []
+    for name in names:
+        results.append(measure(name))
+        print(json.dumps(results[-1]), flush=True)
+        if out:
+            out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
 
 
 def write_results(out: Path, data: dict) -> None:

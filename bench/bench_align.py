@@ -2,7 +2,7 @@
 
 pocketsphinx uses its shipped en-US model. WhisperX runs a wav2vec2-base-sized CTC model built
 from its config with random weights (no download): the speed of the real architecture, not its
-accuracy. Usage: bench/bench_align.py [--minutes 3] [--work DIR] [--out FILE]
+accuracy. From the repository root: python -m bench.bench_align [--minutes 3] [--work DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -10,17 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from _common import RESULTS, read_jsonl, sample_book  # noqa: E402
-from tts_assets.align.base import AlignmentError  # noqa: E402
+from bench._common import RESULTS, read_jsonl, sample_book  # noqa: E402
+from tts_assets.aligners.base import AlignmentError  # noqa: E402
 from tts_assets.audio.decode import stream_pcm  # noqa: E402
 from tts_assets.text.normalize import normalize_text, spoken_words  # noqa: E402
 
@@ -58,8 +56,8 @@ def main() -> None:
     ]
     seconds = sum(len(a) for a, _ in clips) / 16000
 
-    from tts_assets.align.pocketsphinx_backend import PocketsphinxAligner
-    from tts_assets.align.whisperx_backend import WhisperxAligner
+    from tts_assets.aligners.pocketsphinx_backend import PocketsphinxAligner
+    from tts_assets.aligners.whisperx_backend import WhisperxAligner
 
     backends = {
         "pocketsphinx (en-US model)": PocketsphinxAligner(),

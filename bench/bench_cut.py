@@ -9,7 +9,7 @@ chapters carried over), with a segments JSONL of the known sentence spans for ea
   cut_clips  the library call alone, in-process, over each book for the spans the ingest
              planned (work/<voice>/<book>/merged.jsonl: cut_start, cut_end): pure cutting speed
 
-    .venv/bin/python bench/bench_cut.py --minutes 10 --times 6
+    .venv/bin/python -m bench.bench_cut --minutes 10 --times 6   # from the repository root
 """
 
 from __future__ import annotations
@@ -19,15 +19,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from _common import (  # noqa: E402
+from bench._common import (
     RESULTS,
     Book,
     bench_env,
@@ -115,7 +111,7 @@ def run_ingest(book: Book, segments: Path, root: Path, logs: Path) -> dict:
 def time_cut_clips(book: Book, root: Path) -> dict:
     """The library's cut_clips alone, over the spans the ingest planned."""
     from tts_assets.audio.cut import CutRequest, cut_clips
-    from tts_assets.keys import assign_book_key
+    from tts_assets.dataset.keys import assign_book_key
     from tts_assets.layout import DataLayout
 
     layout = DataLayout(root / "data")

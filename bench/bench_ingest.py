@@ -12,7 +12,7 @@ Reports wall seconds, × real time, peak RSS, ingest/baseline ratio, and WER aga
 text (lowercased, punctuation stripped) of the baseline transcript, of the ingest's dataset
 manifest (accepted clips only) and of the ingest's raw transcript segments.
 
-    .venv/bin/python bench/bench_ingest.py --minutes 10
+    .venv/bin/python -m bench.bench_ingest --minutes 10   # from the repository root
 """
 
 from __future__ import annotations
@@ -26,10 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from _common import (  # noqa: E402
+from bench._common import (
     RESULTS,
     bench_env,
     environment,
@@ -72,7 +69,7 @@ def joined(rows: list[dict]) -> str:
 def run_baseline(audio: Path, model_dir: str, logs: Path, truth_text: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "baseline.json"
-        cmd = [sys.executable, __file__, "--baseline-child", str(audio), model_dir, str(out)]
+        cmd = [sys.executable, "-m", "bench.bench_ingest", "--baseline-child", str(audio), model_dir, str(out)]
         measured = run_measured(cmd, bench_env(Path(tmp) / "unused"), logs / "baseline.log")
         child = json.loads(out.read_text())
     return {

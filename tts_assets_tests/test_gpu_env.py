@@ -2,7 +2,7 @@
 
 import os
 
-from tts_assets import gpu
+from tts_assets.gpu import libraries as gpu
 
 
 def test_nvidia_library_folders_go_on_the_library_path(monkeypatch):

@@ -15,6 +15,8 @@ import soundfile as sf
 import torch
 from safetensors import safe_open
 
+from bench.librivox import build_aligned_voice
+from bench.tiny_models import build_tiny_qwen3
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.qwen3.batch import IGNORE, collate
@@ -26,8 +28,6 @@ from tts_assets.qwen3.model import load_for_training
 from tts_assets.qwen3.paths import codes_manifest, codes_store, run_dir
 from tts_assets.settings import Qwen3Settings
 from tts_assets.qwen3.train import build_examples, train_voice
-
-from .qwen3_fixtures import build_aligned_voice, build_tiny_qwen3
 
 VOICE = "reader"
 
@@ -276,8 +276,8 @@ def test_pruning_spares_the_checkpoint_promoted_for_serving(layout, tiny_qwen3):
 def test_fp32_master_weights_take_the_updates_that_bf16_weights_round_away():
     """At upstream's lr 2e-6 an AdamW step on bf16 weights (the upstream recipe) changes only a few
     percent of the weights it has gradients for; on our fp32 master weights it changes them all. The
-    code is the GPU benchmark's (`python -m tts_assets.qwen3.bench`), so this also keeps it working."""
-    from tts_assets.qwen3.bench import run
+    code is the GPU benchmark's (`python -m bench.qwen3_step`), so this also keeps it working."""
+    from bench.qwen3_step import run
 
     ours, upstream = (run(variant, "tiny", batch_size=2, seconds=3.0, steps=1, warmup=0, device="cpu")
                       for variant in ("ours", "upstream"))
@@ -292,7 +292,8 @@ def test_bf16_weights_keep_small_updates_with_the_compensated_optimizer():
     have after clipping (1e-6), thirty AdamW steps at upstream's lr. With Kahan summation the bf16
     weight plus its compensation moves as the fp32 master weight does; plain AdamW on bf16 weights
     (upstream's recipe) keeps under 1% of the movement."""
-    from tts_assets.qwen3.model import held_weight, training_optimizer
+    from bench.qwen3_step import held_weight
+    from tts_assets.qwen3.model import training_optimizer
 
     torch.manual_seed(0)
     start = torch.randn(4096)

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bench.tiny_models import build_tiny_qwen3
 from tts_assets.models.promotion import read_promoted
 from tts_assets.models.trained_on import trained_on
 from tts_assets.layout import DataLayout
 from tts_assets.qwen3.paths import run_dir
 
 from .conftest import LIBRIVOX, LIBRIVOX_IDS
-from .qwen3_fixtures import build_tiny_qwen3
 from .test_ui import BIN, REPO, free_port, location_loaded, stop
 from .voice_fixtures import make_audible
 

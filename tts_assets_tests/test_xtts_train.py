@@ -286,9 +286,9 @@ def test_training_killed_then_resumed(xtts_data_root, tiny_xtts_base, tmp_path):
 
 
 def test_precision_benchmark_runs(tmp_path):
-    """The GPU benchmark (`python -m tts_assets.xtts.bench`) on a tiny GPT, so it works when a GPU
+    """The GPU benchmark (`python -m bench.xtts_step`) on a tiny GPT, so it works when a GPU
     session runs it at full size."""
-    from tts_assets.xtts.bench import TINY, run
+    from bench.xtts_step import TINY, run
 
     result = run("fp32", TINY, steps=1, batch_size=2, seconds=3.0, warmup=0, device="cpu")
     assert result["non_finite_losses"] == 0 and result["mean_step_s"] > 0 and np.isfinite(result["last_loss"])

@@ -1,5 +1,5 @@
 """A served voice for the server and evaluation tests: the tiny random-weight Qwen3-TTS model of
-qwen3_fixtures.py, trained for two steps on the LibriVox voice into two real custom-voice
+bench/tiny_models.py, trained for two steps on the LibriVox voice into two real custom-voice
 checkpoints (`checkpoint-1`, `checkpoint-2`). Built once per session (whichever module asks first).
 
 The tiny model's speech decoder, as Hugging Face initializes it, shrinks its signal layer by layer
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.librivox import build_aligned_voice
+from bench.tiny_models import build_tiny_qwen3
 from tts_assets.layout import DataLayout
-
-from .qwen3_fixtures import build_aligned_voice, build_tiny_qwen3
 
 VOICE = "reader"
 DECODER_WEIGHTS = "speech_tokenizer/model.safetensors"

@@ -1,12 +1,6 @@
-"""XTTS test fixtures: a tiny offline stand-in for the XTTS-v2 base files, and a real aligned
-dataset (LibriVox speech, built by the project's own pipeline) with clips coqui would swap.
-
-Stand-ins for the files a user downloads from the XTTS-v2 model repository (nothing is downloaded):
-  vocab.json     coqui's bundled tortoise tokenizer + the [START]/[en] special tokens
-  mel_stats.pth  torch.ones(80)
-  dvae.pth       a randomly initialised DiscreteVAE with GPTTrainer's fixed arguments
-  model.pth      a randomly initialised Xtts with a tiny GPT (2 layers, 64 channels) and the real
-                 HiFi-GAN decoder, saved as {"config", "model"} like the hub checkpoint
+"""XTTS test fixtures: a tiny offline stand-in for the XTTS-v2 base files (built by
+`bench.tiny_models.build_tiny_base_model`, which the GPU training smoke uses too), and a real
+aligned dataset (LibriVox speech, built by the project's own pipeline) with clips coqui would swap.
 Import the fixtures by name from test modules (conftest.py is not edited for them).
 """
 
@@ -20,81 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.tiny_models import TINY_GPT, VOICE, build_tiny_base_model, write_voice_config  # noqa: F401
+
 from .conftest import LIBRIVOX_IDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-VOICE = "reader"
-
-# The GPT of the tiny base checkpoint. max_audio_tokens is small so that a random GPT, which
-# generates until the limit, produces ~7 s of audio; export.max_samples must fit it (150000).
-TINY_GPT = {"layers": 2, "model_channels": 64, "heads": 4, "max_audio_tokens": 150, "decoder_input_dim": 64}
-TINY_EXPORT = {"max_samples": 150000}
-# Few, fast steps: no loader workers, no test sentences (a random GPT generates to max length).
-TINY_TRAINING = {
-    "epochs": 1, "batch_size": 2, "grad_accum_steps": 1, "num_loader_workers": 0, "tensorboard_audio": False,
-    "print_step": 1, "plot_step": 1, "save_step": 1000, "keep_checkpoints": 2,
-    "min_conditioning_seconds": 1.0, "max_conditioning_seconds": 2.0,
-}
-
-
-def build_tiny_base_model(folder: Path, gpt: dict | None = None) -> Path:
-    """Write vocab.json, mel_stats.pth, dvae.pth and model.pth for a tiny XTTS into `folder`."""
-    import torch
-    from tokenizers import Tokenizer
-
-    import TTS
-    from TTS.tts.configs.xtts_config import XttsArgs, XttsConfig
-    from TTS.tts.layers.xtts.dvae import DiscreteVAE
-    from TTS.tts.layers.xtts.tokenizer import VoiceBpeTokenizer
-    from TTS.tts.models.xtts import Xtts
-
-    from tts_assets.xtts.base_model import GPT_ARG_NAMES
-    from tts_assets.xtts.config import GptSettings
-
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    tokenizer = Tokenizer.from_file(str(Path(TTS.__file__).parent / "tts/utils/assets/tortoise/tokenizer.json"))
-    tokenizer.add_special_tokens(["[START]", "[en]"])
-    tokenizer.save(str(folder / "vocab.json"))
-    torch.save(torch.ones(80), folder / "mel_stats.pth")
-    settings = GptSettings(**{**TINY_GPT, **(gpt or {})})
-    dvae = DiscreteVAE(
-        channels=80, normalization=None, positional_dims=1, num_tokens=settings.num_audio_tokens - 2,
-        codebook_dim=512, hidden_dim=512, num_resnet_blocks=3, kernel_size=3, num_layers=2,
-        use_transposed_convs=False,
-    )
-    torch.save(dvae.state_dict(), folder / "dvae.pth")
-    args = {GPT_ARG_NAMES[k]: v for k, v in settings.model_dump().items()}
-    config = XttsConfig(model_args=XttsArgs(**args, tokenizer_file=str(folder / "vocab.json")))
-    model = Xtts(config)
-    model.tokenizer = VoiceBpeTokenizer(vocab_file=str(folder / "vocab.json"))
-    model.init_models()
-    torch.save({"config": config.to_dict(), "model": model.state_dict()}, folder / "model.pth")
-    return folder
-
-
-def write_voice_config(path: Path, base_dir: Path, voice: str = VOICE, **sections) -> Path:
-    """A voice config for the tiny base model; `sections` merge into its sections (None drops one)."""
-    data = {
-        "voice": voice,
-        "language": "en",
-        "base_model": {"dir": str(base_dir)},
-        "gpt": dict(TINY_GPT),
-        "export": dict(TINY_EXPORT),
-        "training": dict(TINY_TRAINING),
-        "samples": {"sentences": ["He was not an ill disposed young man."], "device": "cpu"},
-    }
-    for name, values in sections.items():
-        if values is None:
-            data.pop(name, None)
-        elif isinstance(values, dict) and isinstance(data.get(name), dict):
-            data[name] = {**data[name], **values}
-        else:
-            data[name] = values
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of issues 4 and 5 in one call on a lent machine. Here, first:
 #   bench/gpu/fetch_wheels.sh            # .whl/ (about 25 MB): what the machine's image lacks
-#   .venv/bin/python bench/gpu/prepare_train_smoke.py   # .gpu_smoke/: the voice train_smoke.py trains
+#   .venv/bin/python -m bench.gpu.prepare_train_smoke   # .gpu_smoke/: the voice bench.gpu.train_smoke trains
 # then through the device tool:
 #   run(command="bash bench/gpu/run_checks.sh", carry=[".whl", ".gpu_smoke"], timeout_s=600)
 # `run_checks.sh --tiny` runs the same steps with tiny models, to try the script on a CPU;
@@ -29,12 +29,12 @@ bench() {  # NAME SECONDS ARGS...
   echo "exit $?"; grep '^{' "$out/$name.log" || tail -5 "$out/$name.log"
 }
 if [ "${1:-}" = "--tiny" ]; then
-  bench qwen3_tiny 120 tts_assets.qwen3.bench --size tiny --batch-size 2 --seconds 3 --steps 2
-  bench xtts_tiny 120 tts_assets.xtts.bench --tiny --steps 2 --batch-size 2 --seconds 3 --precisions fp32,bf16
+  bench qwen3_tiny 120 bench.qwen3_step --size tiny --batch-size 2 --seconds 3 --steps 2
+  bench xtts_tiny 120 bench.xtts_step --tiny --steps 2 --batch-size 2 --seconds 3 --precisions fp32,bf16
 else
-  bench qwen3_0.6B 150 tts_assets.qwen3.bench --size 0.6B --batch-size 8 --seconds 8 --steps 10
-  bench xtts 150 tts_assets.xtts.bench --steps 20 --batch-size 3 --seconds 10 --precisions fp32,fp16,bf16
-  bench qwen3_1.7B 150 tts_assets.qwen3.bench --size 1.7B --batch-size 8 --seconds 8 --steps 10
+  bench qwen3_0.6B 150 bench.qwen3_step --size 0.6B --batch-size 8 --seconds 8 --steps 10
+  bench xtts 150 bench.xtts_step --steps 20 --batch-size 3 --seconds 10 --precisions fp32,fp16,bf16
+  bench qwen3_1.7B 150 bench.qwen3_step --size 1.7B --batch-size 8 --seconds 8 --steps 10
   bench train_smoke 120 bench.gpu.train_smoke --voice-data .gpu_smoke/data
 fi
-python3 bench/gpu/summarize.py "$out"/*.json
+python3 -m bench.gpu.summarize "$out"/*.json

@@ -1,4 +1,5 @@
-"""Markdown tables from the GPU benches' JSON files (bench/gpu/run_checks.sh prints them last)."""
+"""Markdown tables from the GPU benches' JSON files (bench/gpu/run_checks.sh prints them last):
+    python -m bench.gpu.summarize FILE.json..."""
 
 import json
 import sys

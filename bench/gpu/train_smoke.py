@@ -2,9 +2,10 @@
 speech: Qwen3-TTS codes → fine-tuning (bf16 autocast over fp32 weights) → a checkpoint that speaks;
 XTTS-v2 export → GPT fine-tuning through coqui's trainer in fp32 and fp16 (GradScaler) → samples.
 The test suite runs the same steps on a CPU; device placement, autocast, the scaler and the card
-claim of `tts_assets.gpu_cards` only meet a GPU here. `--voice-data` is a data root with an aligned
-voice `reader`, made here by `prepare_train_smoke.py` (the image has no Dagster or decoder for it).
-    python3 bench/gpu/train_smoke.py --voice-data .gpu_smoke/data --out $OUT/train_smoke.json
+claim of `tts_assets.gpu.cards` only meet a GPU here. `--voice-data` is a data root with an aligned
+voice `reader`, made here by `bench.gpu.prepare_train_smoke` (the image has no Dagster or decoder for
+it). From the repository root:
+    python3 -m bench.gpu.train_smoke --voice-data .gpu_smoke/data --out $OUT/train_smoke.json
 Prints one JSON line per check and exits 1 if any failed."""
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from tts_assets.gpu_cards import hold_a_card  # noqa: E402
-from tts_assets.layout import DataLayout  # noqa: E402
-from tts_assets_tests.qwen3_fixtures import build_tiny_qwen3  # noqa: E402
+from bench.tiny_models import build_tiny_base_model, build_tiny_qwen3, write_voice_config
+from tts_assets.gpu.cards import hold_a_card
+from tts_assets.layout import DataLayout
 
 VOICE = "reader"
 TEXT = "He was not an ill disposed young man."
@@ -56,12 +55,11 @@ def qwen3(data: Path, work: Path, device: str) -> dict:
 
 
 def xtts(data: Path, work: Path, device: str, precision: str) -> dict:
-    from tts_assets.xtts.bench import clips_read_with_soundfile
+    from bench.xtts_step import clips_read_with_soundfile
     from tts_assets.xtts.config import XttsVoiceConfig
     from tts_assets.xtts.export import export_xtts_dataset
     from tts_assets.xtts.samples import render_samples
     from tts_assets.xtts.train import train_xtts
-    from tts_assets_tests.xtts_fixtures import build_tiny_base_model, write_voice_config
 
     layout = DataLayout(shutil.copytree(data, work / f"xtts_{precision}_data"))
     base = work / "xtts_base"

@@ -2,6 +2,6 @@
 sanity of held-out sentences, a pass/fail verdict, and promotion of passing checkpoints.
 
 Entry points: `tts_assets.evaluate.evaluate.evaluate_checkpoint` / `evaluate_and_record`,
-settings in `tts_assets.evaluate.settings.EvaluationSettings`. (Nothing is imported here, so the
-server can read promotion records without loading the evaluation's models.)
+settings in `tts_assets.settings.EvaluationSettings`; promotion records are `tts_assets.models`'.
+(Nothing is imported here: a module of the package loads no evaluation model.)
 """

@@ -67,16 +67,6 @@ def training_optimizer(parameters, weights: str, lr: float, weight_decay: float)
     return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
 
 
-def held_weight(optimizer: torch.optim.Optimizer, parameter: torch.Tensor) -> torch.Tensor:
-    """A copy, in fp32, of the weight as training holds it: with Kahan summation, plus its
-    compensation (optimi keeps a one-byte placeholder where there is none)."""
-    held = parameter.detach().to(torch.float32, copy=True)
-    compensation = optimizer.state.get(parameter, {}).get("kahan_comp")
-    if compensation is not None and compensation.shape == parameter.shape:
-        held += compensation.float()
-    return held
-
-
 def local_folder(name_or_path: str) -> Path:
     """A hub id is fetched once (online) into the local cache; a folder is used as it is."""
     local = Path(name_or_path)

@@ -1,6 +1,18 @@
-"""A tiny random-weight Qwen3-TTS 12 Hz Base model in the real on-disk layout (adapted from the
-recipe in shared/recipes): real architecture and files, 4 M parameters, text_hidden_size (96) ≠
-hidden_size (64) as in 0.6B (2048 ≠ 1024)."""
+"""Tiny random-weight models in the real on-disk layouts, for the tests and the GPU training smoke
+(`bench.gpu.train_smoke`); nothing is downloaded.
+
+Qwen3-TTS 12 Hz Base (`build_tiny_qwen3`, adapted from the recipe in shared/recipes): real
+architecture and files, 4 M parameters, text_hidden_size (96) ≠ hidden_size (64) as in 0.6B
+(2048 ≠ 1024).
+
+XTTS-v2 (`build_tiny_base_model`): stand-ins for the files a user downloads from the XTTS-v2 model
+repository:
+  vocab.json     coqui's bundled tortoise tokenizer + the [START]/[en] special tokens
+  mel_stats.pth  torch.ones(80)
+  dvae.pth       a randomly initialised DiscreteVAE with GPTTrainer's fixed arguments
+  model.pth      a randomly initialised Xtts with a tiny GPT (2 layers, 64 channels) and the real
+                 HiFi-GAN decoder, saved as {"config", "model"} like the hub checkpoint
+and `write_voice_config`, a voice config that trains and samples it in a few fast steps."""
 
 from __future__ import annotations
 
@@ -8,6 +20,7 @@ import json
 from pathlib import Path
 
 import torch
+import yaml
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tts_pad>", "<tts_text_bos>", "<tts_text_eod>"]
 CODEBOOK = 2048
@@ -116,46 +129,73 @@ def build_tiny_qwen3(out: Path) -> Path:
     return out
 
 
-def build_aligned_voice(root: Path, voice: str = "reader") -> Path:
-    """A data root holding a real aligned dataset: the five LibriVox clips, 30% validation."""
-    import os
+VOICE = "reader"  # the voice `bench.librivox.build_aligned_voice` aligns
 
-    import dagster as dg
-    import numpy as np
-    import soundfile as sf
+# The GPT of the tiny base checkpoint. max_audio_tokens is small so that a random GPT, which
+# generates until the limit, produces ~7 s of audio; export.max_samples must fit it (150000).
+TINY_GPT = {"layers": 2, "model_channels": 64, "heads": 4, "max_audio_tokens": 150, "decoder_input_dim": 64}
+TINY_EXPORT = {"max_samples": 150000}
+# Few, fast steps: no loader workers, no test sentences (a random GPT generates to max length).
+TINY_TRAINING = {
+    "epochs": 1, "batch_size": 2, "grad_accum_steps": 1, "num_loader_workers": 0, "tensorboard_audio": False,
+    "print_step": 1, "plot_step": 1, "save_step": 1000, "keep_checkpoints": 2,
+    "min_conditioning_seconds": 1.0, "max_conditioning_seconds": 2.0,
+}
 
-    from tts_assets.defs.launch import build_book_and_dataset, run_voice_job
-    from tts_assets.layout import DataLayout
-    from tts_assets.dataset.sources import BookSource, register_book
 
-    from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts
+def build_tiny_base_model(folder: Path, gpt: dict | None = None) -> Path:
+    """Write vocab.json, mel_stats.pth, dvae.pth and model.pth for a tiny XTTS into `folder`."""
+    from tokenizers import Tokenizer
 
-    texts = librivox_transcripts()
-    parts, lines, position = [], [], 0
-    for clip_id in LIBRIVOX_IDS:
-        audio, rate = sf.read(LIBRIVOX / f"sense_and_sensibility_01_austen_64kb-{clip_id}.wav", dtype="float32")
-        lines.append(json.dumps({"start": position / rate, "end": (position + len(audio)) / rate, "text": texts[clip_id]}))
-        parts += [audio, np.zeros(rate, np.float32)]
-        position += len(audio) + rate
-    root.mkdir(parents=True, exist_ok=True)
-    sf.write(root / "book.flac", np.concatenate(parts), rate)
-    (root / "segments.jsonl").write_text("\n".join(lines) + "\n")
-    (root / "settings.yaml").write_text("dataset:\n  quality:\n    val_fraction: 0.3\n")
-    (root / "dagster_home").mkdir(exist_ok=True)
-    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "TTS_ASSETS_SETTINGS", "TTS_ASSETS_DATA_ROOT")}
-    os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
-    os.environ["TTS_ASSETS_SETTINGS"] = str(root / "settings.yaml")
-    os.environ["TTS_ASSETS_DATA_ROOT"] = str(root / "data")
-    try:
-        layout = DataLayout(root / "data")
-        register_book(layout, voice, BookSource("audiobook", str(root / "book.flac"), str(root / "segments.jsonl")))
-        with dg.DagsterInstance.get() as instance:
-            build_book_and_dataset(instance, voice, "book")
-            assert run_voice_job(instance, "align_voice", voice).success
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return root / "data"
+    import TTS
+    from TTS.tts.configs.xtts_config import XttsArgs, XttsConfig
+    from TTS.tts.layers.xtts.dvae import DiscreteVAE
+    from TTS.tts.layers.xtts.tokenizer import VoiceBpeTokenizer
+    from TTS.tts.models.xtts import Xtts
+
+    from tts_assets.xtts.base_model import GPT_ARG_NAMES
+    from tts_assets.xtts.config import GptSettings
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    tokenizer = Tokenizer.from_file(str(Path(TTS.__file__).parent / "tts/utils/assets/tortoise/tokenizer.json"))
+    tokenizer.add_special_tokens(["[START]", "[en]"])
+    tokenizer.save(str(folder / "vocab.json"))
+    torch.save(torch.ones(80), folder / "mel_stats.pth")
+    settings = GptSettings(**{**TINY_GPT, **(gpt or {})})
+    dvae = DiscreteVAE(
+        channels=80, normalization=None, positional_dims=1, num_tokens=settings.num_audio_tokens - 2,
+        codebook_dim=512, hidden_dim=512, num_resnet_blocks=3, kernel_size=3, num_layers=2,
+        use_transposed_convs=False,
+    )
+    torch.save(dvae.state_dict(), folder / "dvae.pth")
+    args = {GPT_ARG_NAMES[k]: v for k, v in settings.model_dump().items()}
+    config = XttsConfig(model_args=XttsArgs(**args, tokenizer_file=str(folder / "vocab.json")))
+    model = Xtts(config)
+    model.tokenizer = VoiceBpeTokenizer(vocab_file=str(folder / "vocab.json"))
+    model.init_models()
+    torch.save({"config": config.to_dict(), "model": model.state_dict()}, folder / "model.pth")
+    return folder
+
+
+def write_voice_config(path: Path, base_dir: Path, voice: str = VOICE, **sections) -> Path:
+    """A voice config for the tiny base model; `sections` merge into its sections (None drops one)."""
+    data = {
+        "voice": voice,
+        "language": "en",
+        "base_model": {"dir": str(base_dir)},
+        "gpt": dict(TINY_GPT),
+        "export": dict(TINY_EXPORT),
+        "training": dict(TINY_TRAINING),
+        "samples": {"sentences": ["He was not an ill disposed young man."], "device": "cpu"},
+    }
+    for name, values in sections.items():
+        if values is None:
+            data.pop(name, None)
+        elif isinstance(values, dict) and isinstance(data.get(name), dict):
+            data[name] = {**data[name], **values}
+        else:
+            data[name] = values
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -1,8 +1,9 @@
 """Step time and peak memory of Qwen3-TTS fine-tuning at full size with random weights: our
 training settings against the upstream recipe's (`finetuning/sft_12hz.py`) on the same batch.
+Meant for a GPU machine; from the repository root:
 
-    python -m tts_assets.qwen3.bench [--size 0.6B] [--batch-size 8] [--seconds 8] [--steps 10]
-                                     [--variants ours,ours_bf16,upstream] [--out bench.json]
+    python -m bench.qwen3_step [--size 0.6B] [--batch-size 8] [--seconds 8] [--steps 10]
+                               [--variants ours,ours_bf16,upstream] [--out bench.json]
 
 - ours: fp32 master weights under bf16 autocast (fp32 on a CPU), AdamW on the fp32 weights,
   speaker embeddings computed once per reference clip (as `train_voice` does).
@@ -13,6 +14,7 @@ Both use the project's loss: upstream's own crashes on 0.6B (#120) and mislabels
 reported: the share of weights with a gradient that one optimizer step at lr 2e-6 actually changes
 (bf16 weights round most updates away; with Kahan summation the weight counts with its compensation). Nothing is downloaded: the configuration is built from the
 published sizes and the weights are random, so the figures are the model's cost, not its quality.
+Its tiny mode runs in the test suite.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tts_assets.benchmarking import measure_each
+from bench._common import measure_each
 from tts_assets.qwen3.batch import Example, collate
 from tts_assets.qwen3.loss import compute_losses
-from tts_assets.qwen3.model import attention_implementation, held_weight, training_optimizer
+from tts_assets.qwen3.model import attention_implementation, training_optimizer
 
 FRAME_RATE = 12.5
 TOKENS_PER_SECOND = 3.5  # English text tokens per second of read speech
@@ -113,6 +115,16 @@ def reference_mels(reference: np.ndarray) -> torch.Tensor:
 
     return mel_spectrogram(torch.from_numpy(reference).unsqueeze(0), n_fft=1024, num_mels=128, sampling_rate=24000,
                            hop_size=256, win_size=1024, fmin=0, fmax=12000).transpose(1, 2)
+
+
+def held_weight(optimizer: torch.optim.Optimizer, parameter: torch.Tensor) -> torch.Tensor:
+    """A copy, in fp32, of the weight as training holds it: with Kahan summation, plus its
+    compensation (optimi keeps a one-byte placeholder where there is none)."""
+    held = parameter.detach().to(torch.float32, copy=True)
+    compensation = optimizer.state.get(parameter, {}).get("kahan_comp")
+    if compensation is not None and compensation.shape == parameter.shape:
+        held += compensation.float()
+    return held
 
 
 def _sync(device: str) -> None:

@@ -1,13 +1,15 @@
 """Step time and memory of XTTS-v2 GPT fine-tuning, fp32 vs mixed precision, with random weights.
+Meant for a GPU machine; from the repository root:
 
-    python -m tts_assets.xtts.bench [--steps 20] [--batch-size 3] [--seconds 10] [--precisions fp32,fp16,bf16]
-                                    [--tiny] [--out bench.json]
+    python -m bench.xtts_step [--steps 20] [--batch-size 3] [--seconds 10] [--precisions fp32,fp16,bf16]
+                              [--tiny] [--out bench.json]
 
 Nothing is downloaded: the base files are random stand-ins (the tortoise tokenizer shipped with
 coqui-tts, a random DVAE, unit mel statistics) and the clips synthetic, so the figures are the
 full-size model's cost, not its quality. Each step is what coqui's Trainer does for one batch:
 DVAE codes and mels on the device, GPTTrainer.train_step under autocast, backward, AdamW (with a
 GradScaler for fp16, as coqui uses). Non-finite losses are counted (coqui-ai/TTS #3988: fp16 NaNs).
+Its tiny-GPT mode runs in the test suite.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from bench._common import measure_each
 from tts_assets.audio.clips import read_mono
-from tts_assets.benchmarking import measure_each
 from tts_assets.layout import DataLayout
 from tts_assets.xtts.config import COQUI_RATE, BaseFiles, GptSettings, XttsVoiceConfig
 
