@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from tts_assets import gpu_cards
+from tts_assets.gpu import cards as gpu_cards
 
 HOLDER = textwrap.dedent("""
     import logging, os, sys, time
