@@ -78,8 +78,8 @@ def running(tmp_path, whisper_tiny):
                          env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
     ]
     try:
-        _wait("the code location", lambda: location_loaded(ui_port), 180)
-        _wait("the TTS server", lambda: _get(tts_port, "/health"), 180)
+        _wait("the code location", lambda: location_loaded(ui_port), 300)
+        _wait("the TTS server", lambda: _get(tts_port, "/health"), 300)
         yield DataLayout(data), tts_port, Path(home)
     finally:
         stop(processes)

@@ -47,6 +47,16 @@ def _mono(frame: av.AudioFrame) -> np.ndarray:
     return samples.mean(axis=1, dtype=np.float32) if channels > 1 else samples.reshape(-1)
 
 
+def _silence_like(frame: av.AudioFrame, samples: int) -> av.AudioFrame:
+    """Silence in the frame's own format, fed through the resampler like audio so that what follows
+    keeps its place to the sample."""
+    silence = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=samples)
+    silence.sample_rate = frame.sample_rate
+    for plane in silence.planes:
+        plane.update(bytes(plane.buffer_size))
+    return silence
+
+
 def _packet_seconds(packet: av.Packet) -> tuple[float, float] | None:
     if packet.pts is None or packet.time_base is None:
         return None
@@ -134,7 +144,8 @@ def stream_pcm(
                     gap, seconds = at - heard_until, frame.samples / frame.sample_rate
                     if emitted + pending_samples and (gap > MAX_GAP_S or damage_pending and gap > 0):
                         report._note(heard_until, at)
-                        append(np.zeros(round(gap * sample_rate), np.float32))
+                        for out in resampler.resample(_silence_like(frame, round(gap * frame.sample_rate))):
+                            append(_mono(out))
                     elif report.damaged and gap < -MAX_GAP_S:  # garbage decoded as audio went on too long
                         if -gap >= seconds:
                             continue
