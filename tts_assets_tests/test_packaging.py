@@ -1,9 +1,11 @@
 """What the wheel ships: the library `tts_assets` and its subpackages alone, not the tests
 (`tts_assets_tests`) nor the benchmarks (`bench/`). The wheel is built as a user would build it,
-offline (`--no-build-isolation`: the venv's setuptools and `wheel`), into a temporary folder."""
+offline (`--no-build-isolation`: the venv's setuptools and `wheel`), from a copy of the sources in a
+temporary folder (setuptools builds in the source tree, and a stale `build/` would leak into it)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,9 +15,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_the_wheel_holds_the_library_alone(tmp_path):
+    source = tmp_path / "source"
+    for name in ("tts_assets", "tts_assets_tests", "bench"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "results"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-         "-w", str(tmp_path), str(REPO)],
+         "-w", str(tmp_path), str(source)],
         check=True, capture_output=True, text=True, cwd=tmp_path,
     )
     (wheel,) = tmp_path.glob("tts_assets-*.whl")
