@@ -33,9 +33,11 @@ def test_only_changed_or_untrained_voices_are_requested(tmp_path):
     record_trained(run_dir(layout, "fresh"), dataset_fingerprint(layout, "fresh"), tmp_path / "checkpoint-9", 9)
     record_trained(run_dir(layout, "stale"), dataset_fingerprint(layout, "stale"), tmp_path / "checkpoint-9", 9)
     write_aligned(layout, "stale", "hello again")  # a book was added since
+    layout.aligned_manifest("empty").parent.mkdir(parents=True)
+    layout.aligned_manifest("empty").write_text("")  # every clip rejected: nothing to train on
     (tmp_path / "home").mkdir()
     with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
-        instance.add_dynamic_partitions("voice", ["fresh", "stale", "new", "no_data"])
+        instance.add_dynamic_partitions("voice", ["fresh", "stale", "new", "no_data", "empty"])
         requests = evaluate(instance, tmp_path)
         assert sorted(r.partition_key for r in requests) == ["new", "stale"]
         assert all(r.asset_selection[0].path == ["qwen3_codes"] for r in requests)  # no XTTS voice config here

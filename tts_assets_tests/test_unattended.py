@@ -35,6 +35,12 @@ def test_a_changed_voice_dataset_is_aligned_without_anyone_asking():
         instance.add_dynamic_partitions("voice", ["jane", "joe"])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert first.total_requested == 0  # nothing changed yet
+        # A voice and its book just registered: its dataset waits for the book (the sensor adds the
+        # partitions in the same tick as it requests the book's run).
+        instance.add_dynamic_partitions("voice", ["new"])
+        instance.add_dynamic_partitions("book", ["first"])
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert first.total_requested == 0
         instance.report_runless_asset_event(dg.AssetMaterialization("voice_dataset", partition="jane"))
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         assert _requested(second) == {"aligned_dataset": {"jane"}}  # only the voice that changed

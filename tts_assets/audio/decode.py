@@ -31,7 +31,7 @@ class DecodeReport:
         """The first damaged stretch that overlaps [start, end], if any."""
         return next(((a, b) for a, b in self.damaged if a < end and b > start), None)
 
-    def _note(self, start: float, end: float) -> None:
+    def note(self, start: float, end: float) -> None:
         if self.damaged and start <= self.damaged[-1][1] + 1e-3:
             self.damaged[-1] = (self.damaged[-1][0], max(end, self.damaged[-1][1]))
         else:
@@ -92,9 +92,9 @@ def stream_pcm(
 
     Memory stays at one chunk whatever the length of the book. A packet the decoder cannot read
     (a damaged stretch) is replaced by silence of its length, so later audio keeps its time, and
-    noted in `report.damaged`; ffmpeg decodes past such damage too. A file that gives no audio or
-    is mostly damage, or that ends well before the `expected_duration` its header announced (a truncated copy),
-    raises `UnreadableAudioError` naming the file.
+    noted in `report.damaged`; ffmpeg decodes past such damage too. A file that gives no audio, is
+    mostly damage, or ends well before the `expected_duration` its header announced (a truncated
+    copy) raises `UnreadableAudioError` naming the file.
     """
     report = report if report is not None else DecodeReport()
     chunk_samples = max(1, int(chunk_seconds * sample_rate))
@@ -122,7 +122,7 @@ def stream_pcm(
                 frames = packet.decode()
             except av.error.FFmpegError:  # this packet only: the demuxer goes on
                 span = _packet_seconds(packet) or (heard_until, heard_until)
-                report._note(min(span[0], heard_until), max(span[1], heard_until))
+                report.note(min(span[0], heard_until), max(span[1], heard_until))
                 damage_pending = True
                 continue
             for frame in frames:
@@ -134,7 +134,7 @@ def stream_pcm(
                 # whose frames have times (FLAC resynchronizing on a false frame header).
                 if shape != stream_shape or at is None and heard_until > 0:
                     at = heard_until if at is None else at
-                    report._note(at, at + frame.samples / max(frame.sample_rate, 1))
+                    report.note(at, at + frame.samples / max(frame.sample_rate, 1))
                     damage_pending = True
                     continue
                 trim = 0  # output samples of this frame that repeat time already heard
@@ -143,7 +143,7 @@ def stream_pcm(
                     # of its length keeps the time. Not before the first frame, which may start late.
                     gap, seconds = at - heard_until, frame.samples / frame.sample_rate
                     if emitted + pending_samples and (gap > MAX_GAP_S or damage_pending and gap > 0):
-                        report._note(heard_until, at)
+                        report.note(heard_until, at)
                         for out in resampler.resample(_silence_like(frame, round(gap * frame.sample_rate))):
                             append(_mono(out))
                     elif report.damaged and gap < -MAX_GAP_S:  # garbage decoded as audio went on too long

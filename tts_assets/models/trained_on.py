@@ -41,6 +41,8 @@ def needs_training(layout: DataLayout, voice: str, model_dir: Path) -> tuple[boo
     current = dataset_fingerprint(layout, voice)
     if current is None:
         return False, "no aligned dataset"
+    if layout.aligned_manifest(voice).stat().st_size == 0:  # every clip rejected, or no book built yet
+        return False, "no clips in the aligned dataset"
     previous = trained_on(model_dir)
     if previous is None:
         return True, "never trained"

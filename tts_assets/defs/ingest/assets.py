@@ -16,6 +16,16 @@ from tts_assets.manifest.report import duration_histogram_png, png_markdown, row
 
 GROUP = "ingest"
 
+# A built book refreshes its voice's dataset (a failed one does too: ingest/sensors.py), once no
+# other book of the voice is being built. Unlike `eager()`, neither a new voice (missing) nor a book
+# that never built (a missing dependency) requests it: the first would build the dataset before its
+# book (a race that left a voice with none of its clips), the second would hold the voice back.
+BOOK_BUILT = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("a book of the voice was built")
+
 
 def _fail_book(tts: TtsAssetsResource, voice: str, book: str, error: TtsAssetsError) -> dg.Failure:
     """Fail only this partition; when the book's audio cannot be decoded, also record that (the
@@ -113,9 +123,7 @@ def book_clips(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.
         dg.AssetDep(book_clips, partition_mapping=all_books_of_voice)
     ],
     kinds={"parquet"},
-    # A finished book refreshes its voice (a book that failed does too: ingest/sensors.py). Not
-    # held back by a book that never built: its failure is the dataset's to report.
-    automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()),
+    automation_condition=BOOK_BUILT,
 )
 def voice_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The voice's dataset over all its books: manifests (JSONL + Parquet), rejections, report."""
