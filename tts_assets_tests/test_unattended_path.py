@@ -3,7 +3,8 @@ into the inbox are built, aligned, trained on (a tiny random-weight Qwen3-TTS), 
 promoted, and the running server serves the voice, with no one starting anything. A second book
 retrains the voice; the same book dropped again does not.
 
-The schedule's cron comes from TTS_ASSETS_TRAINING_CRON (every minute here instead of 02:00)."""
+The schedule's cron comes from TTS_ASSETS_TRAINING_CRON (every minute here instead of 02:00), and
+the sensors look every 5 s instead of 30 (TTS_ASSETS_SENSOR_INTERVAL_S)."""
 
 import json
 import os
@@ -67,7 +68,8 @@ def running(tmp_path, whisper_tiny):
         f"evaluation:\n  sentences: [Hello there.]\n  device: cpu\n  asr_model: {whisper_tiny}\n"
         "  max_generation_seconds: 1.0\n  max_wer: null\n  min_speaker_similarity: null\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "TTS_ASSETS_DATA_ROOT": str(data), "HF_HUB_OFFLINE": "1",
-           "TTS_ASSETS_SETTINGS": str(settings), "TTS_ASSETS_TRAINING_CRON": "* * * * *"}
+           "TTS_ASSETS_SETTINGS": str(settings), "TTS_ASSETS_TRAINING_CRON": "* * * * *",
+           "TTS_ASSETS_SENSOR_INTERVAL_S": "5"}
     ui_port, tts_port = free_port(), free_port()
     processes = [
         subprocess.Popen([BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(ui_port)],

@@ -2,6 +2,7 @@
 
 
 import json
+import os
 
 import dagster as dg
 
@@ -14,7 +15,13 @@ from tts_assets.dataset.keys import claim_voice
 from tts_assets.dataset.sources import register_book
 
 
-@dg.sensor(job=build_book_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+# How often the inbox and the automation look for work; a busy inbox or an impatient test may
+# want it sooner (each look is a directory scan and a few reads).
+SENSOR_INTERVAL_S = int(os.environ.get("TTS_ASSETS_SENSOR_INTERVAL_S", "30"))
+
+
+@dg.sensor(job=build_book_job, minimum_interval_seconds=SENSOR_INTERVAL_S,
+           default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox_sensor(context: dg.SensorEvaluationContext, tts: TtsAssetsResource) -> dg.SensorResult:
     """Books dropped into `<data_root>/inbox/<voice>/` start a build once they stop changing."""
     cursor = {"seen": {}, "submitted": {}, "noted": {}, **(json.loads(context.cursor) if context.cursor else {})}
