@@ -1,1 +1,2 @@
-"""Building a voice's dataset: per-book stages and the per-voice assembly."""
+"""Building a voice's dataset: its inputs (sources, the inbox, keys), the per-book stages, the
+per-voice assembly and the aligned dataset."""
