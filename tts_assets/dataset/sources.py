@@ -37,10 +37,11 @@ class BookSource:
 def register_book(layout: DataLayout, voice: str, source: BookSource, book: str | None = None) -> str:
     """Write the source record; returns the book key (`keys.assign_book_key` unless `book` is
     given). A `book` whose key another source holds is refused: it would take over its clips."""
-    book = book or assign_book_key(layout, voice, Path(source.path))
+    registered = registered_sources(layout, voice)
+    book = book or assign_book_key(layout, voice, Path(source.path), owners=registered)
     record = {k: (str(Path(v).resolve()) if k.endswith(("path", "jsonl")) and v else v)
               for k, v in source.to_dict().items()}
-    holder = registered_sources(layout, voice).get(book)
+    holder = registered.get(book)
     if holder and holder != record["path"]:
         raise KeyCollisionError(f"{record['path']}: book key {book!r} of voice {voice!r} belongs to {holder}")
     # A model folder given relative to this process's folder must still be found by a run started
