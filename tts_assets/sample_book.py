@@ -97,10 +97,15 @@ def _piper_voice():
 
 def synthesize(sentences: list[str], pause_s: float = SENTENCE_PAUSE_S) -> tuple[np.ndarray, list]:
     """Speak each sentence with Piper, separated by `pause_s` of silence; return audio and spans."""
+    from piper import SynthesisConfig
+
     voice = _piper_voice()
+    # Piper draws fresh noise inside its ONNX graph on every call (no seed reaches it); without
+    # noise the same text always gives the same audio, so the sample and tests built on it repeat.
+    repeatable = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     parts, spans, position = [], [], 0
     for sentence in sentences:
-        audio = np.concatenate([c.audio_float_array for c in voice.synthesize(sentence)])
+        audio = np.concatenate([c.audio_float_array for c in voice.synthesize(sentence, repeatable)])
         spans.append((position / PIPER_RATE, (position + len(audio)) / PIPER_RATE, sentence))
         parts += [audio, np.zeros(int(pause_s * PIPER_RATE), dtype=np.float32)]
         position += len(audio) + int(pause_s * PIPER_RATE)

@@ -107,7 +107,8 @@ def test_aligned_audiobook_clips_are_re_cut_from_the_book(data_root, dagster_hom
         assert run_voice_job(instance, "align_voice", "joe").success
     rows = list(read_jsonl(layout.aligned_manifest("joe")))
     clips = list(read_jsonl(layout.train_manifest("joe")))
-    assert len(rows) >= len(clips) - 2
+    rejected = [(r["reason"], r.get("detail"), r.get("text")) for r in read_jsonl(layout.aligned_rejections("joe"))]
+    assert len(rows) >= len(clips) - 2, rejected
     for row in rows:
         # Word times in the book: the first word starts where the sentence's speech starts.
         sentence = next(s for s in sample_book.sentences if s["start"] - 0.5 <= row["start"] <= s["start"] + 0.5)
