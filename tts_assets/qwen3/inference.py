@@ -10,6 +10,12 @@ import torch
 
 from tts_assets.qwen3.model import attention_implementation, resolve_device
 
+# The layout training builds (qwen3/batch.py): the whole text before the first frame, and no
+# language tag in the codec prefix. Both are stated here, not left to `generate_custom_voice`'s
+# defaults, which upstream has flipped before (non_streaming_mode, commit 0c6a7cb).
+NON_STREAMING_TEXT = True
+TRAINED_LANGUAGE = "Auto"
+
 
 class Qwen3Voice:
     """A loaded checkpoint; `speak` returns (float32 waveform, sample rate)."""
@@ -33,6 +39,7 @@ class Qwen3Voice:
         if seed is not None:
             torch.manual_seed(seed)
         wavs, rate = self.model.generate_custom_voice(
-            text=text, speaker=speaker or self.speakers[0], language="Auto", max_new_tokens=max_new_tokens
+            text=text, speaker=speaker or self.speakers[0], language=TRAINED_LANGUAGE,
+            non_streaming_mode=NON_STREAMING_TEXT, max_new_tokens=max_new_tokens,
         )
         return np.asarray(wavs[0], dtype=np.float32), int(rate)

@@ -54,6 +54,19 @@ def load_for_training(path: str | Path, device: str, weights: str = "float32"):
     return model.to(device)
 
 
+def load_text_processor(path: str | Path):
+    """The text processor exactly as inference loads it (`Qwen3TTSModel.from_pretrained`):
+    `fix_mistral_regex=True` gives a >100k-token tokenizer saved by transformers 4.57.3 another
+    pre-tokenizer, which splits "McDonald" or combining marks differently. A processor loaded
+    without it would train the model on ids it never sees when it speaks."""
+    from qwen_tts.core.models import Qwen3TTSConfig, Qwen3TTSProcessor
+    from transformers import AutoConfig, AutoProcessor
+
+    AutoConfig.register("qwen3_tts", Qwen3TTSConfig, exist_ok=True)
+    AutoProcessor.register(Qwen3TTSConfig, Qwen3TTSProcessor, exist_ok=True)
+    return AutoProcessor.from_pretrained(str(path), fix_mistral_regex=True)
+
+
 def training_optimizer(parameters, weights: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """AdamW for the weights as they are kept. On bf16 weights plain AdamW rounds most small updates
     away; optimi's AdamW with Kahan summation carries each step's rounding error into the next. Its

@@ -29,7 +29,9 @@ from tts_assets.qwen3.batch import Example, collate
 from tts_assets.qwen3.checkpoint import checkpoints, load_training_state, prune, recover, save_checkpoint
 from tts_assets.qwen3.codes import QWEN3_RATE, load_24k
 from tts_assets.qwen3.loss import compute_losses
-from tts_assets.qwen3.model import load_for_training, local_folder, resolve_device, training_optimizer
+from tts_assets.qwen3.model import (
+    load_for_training, load_text_processor, local_folder, resolve_device, training_optimizer,
+)
 from tts_assets.qwen3.paths import codes_manifest, codes_store, run_dir
 from tts_assets.settings import Qwen3Settings
 
@@ -135,7 +137,6 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
 
     `max_steps` stops after that many optimizer steps in total (0: run all epochs).
     """
-    from qwen_tts.core.models import Qwen3TTSProcessor
     from torch.utils.tensorboard import SummaryWriter
 
     rows, train_rows, val_rows = _read_rows(layout, voice)
@@ -146,7 +147,7 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
         recover(run)
     previous = checkpoints(run)
     model = load_for_training(previous[-1] if previous else base, device, settings.weights)
-    processor = Qwen3TTSProcessor.from_pretrained(str(base))
+    processor = load_text_processor(base)
     store = dict(np.load(codes_store(layout, voice)))
     train_examples = build_examples(train_rows, store, processor)
     val_examples = build_examples(val_rows, store, processor)
