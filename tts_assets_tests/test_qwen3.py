@@ -27,7 +27,7 @@ from tts_assets.qwen3.loss import input_embeddings, sub_talker_inputs
 from tts_assets.qwen3.model import load_for_training
 from tts_assets.qwen3.paths import codes_manifest, codes_store, run_dir
 from tts_assets.settings import Qwen3Settings
-from tts_assets.qwen3.train import build_examples, train_voice
+from tts_assets.qwen3.train import Position, build_examples, lr_factor, steps_for, train_voice, training_plan
 
 VOICE = "reader"
 
@@ -359,6 +359,44 @@ def test_pruning_spares_the_checkpoint_promoted_for_serving(layout, tiny_qwen3):
     later = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=3, keep_checkpoints=1))
     kept = [c.name for c in checkpoints(run_dir(layout, VOICE))]
     assert kept == [first.checkpoint.name, later.checkpoint.name]
+
+
+def test_the_default_recipe_steps_on_128_clips_as_upstream_does():
+    plan = training_plan(Position(), Qwen3Settings(), clips=2000, validation_clips=40)
+    assert (plan.effective_batch, plan.steps_per_epoch, plan.steps) == (128, 16, 160)
+    # A new round of the data after 160 steps: a schedule of its own; mid-epoch: what remains.
+    assert training_plan(Position(step=160, round_start=160), Qwen3Settings(), 2000, 40).steps == 160
+    assert training_plan(Position(step=20, epoch=1, clips_done=512, round_start=0), Qwen3Settings(), 2000, 40).steps == 160
+
+
+def test_a_resumed_run_takes_changed_settings_and_rebuilds_its_schedule(layout, tiny_qwen3, caplog):
+    clips = sum(r["split"] == "train" for r in read_jsonl(codes_manifest(layout, VOICE)))
+    assert clips >= 3
+    train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=2, batch_size=1, grad_accum=1), max_steps=2)
+    changed = settings_for(tiny_qwen3, epochs=3, batch_size=2, grad_accum=2, lr=5e-4)
+    with caplog.at_level("WARNING", logger="tts_assets.qwen3.train"):
+        result = train_voice(layout, VOICE, changed)
+    for line in ("qwen3.batch_size was 1, is 2", "qwen3.grad_accum was 1, is 2", "qwen3.epochs was 2, is 3",
+                 "qwen3.lr was 0.001, is 0.0005"):
+        assert line in caplog.text
+    # The 2 clips of epoch 0 already seen are not seen again; the rest go in the new batches.
+    expected = 2 + steps_for(clips - 2, 2, 2) + 2 * steps_for(clips, 2, 2)
+    assert result.resumed_from_step == 2 and result.step == expected == result.plan.steps
+    assert result.learning_rates[0] == pytest.approx(5e-4 * lr_factor(2, 1, expected))
+    assert result.learning_rates[-1] == pytest.approx(5e-4 * lr_factor(expected - 1, 1, expected))
+    assert len(result.val_losses) == 3  # epochs 1..3 end in this run
+
+
+def test_a_voice_without_validation_clips_trains_and_says_so(layout, tiny_qwen3, caplog):
+    manifest = codes_manifest(layout, VOICE)
+    rows = [{**r, "split": "train"} for r in read_jsonl(manifest)]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with caplog.at_level("WARNING", logger="tts_assets.qwen3.train"):
+        result = train_voice(layout, VOICE, settings_for(tiny_qwen3, epochs=1, grad_accum=100))
+    assert "no validation clips: training without a validation loss" in caplog.text
+    assert "only 1 optimizer steps: the learning rate never leaves its 1-step warm-up" in caplog.text
+    assert result.val_losses == [] and result.plan.validation_clips == 0 and result.step == 1
+    assert checkpoints(run_dir(layout, VOICE))[-1] == result.checkpoint
 
 
 def test_fp32_master_weights_take_the_updates_that_bf16_weights_round_away():

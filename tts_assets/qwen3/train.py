@@ -43,8 +43,24 @@ class TrainResult:
     checkpoint: Path
     step: int
     resumed_from_step: int | None
+    plan: "TrainingPlan | None" = None
     train_losses: list[float] = field(default_factory=list)  # per optimizer step
-    val_losses: list[float] = field(default_factory=list)  # per epoch
+    learning_rates: list[float] = field(default_factory=list)  # per optimizer step
+    val_losses: list[float] = field(default_factory=list)  # per epoch; none without validation clips
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What a run will do, in the units a user sets and reads: clips an optimizer step, steps."""
+
+    clips: int
+    validation_clips: int
+    effective_batch: int  # batch_size × grad_accum
+    steps_per_epoch: int
+    steps: int  # optimizer steps of this round's schedule (warm-up, then cosine to zero)
+
+    def summary(self) -> dict:
+        return self.__dict__.copy()
 
 
 def build_examples(rows: list[dict], store: dict, processor) -> list[Example]:
@@ -64,6 +80,11 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def steps_for(clips: int, batch_size: int, grad_accum: int) -> int:
+    """Optimizer steps over `clips` clips: a short last group of an epoch is a step of its own."""
+    return math.ceil(math.ceil(clips / batch_size) / grad_accum)
+
+
 def _speaker_embeddings(model, rows: list[dict], device: str) -> dict[str, torch.Tensor]:
     """One embedding per distinct reference clip, computed alone (never padded into a batch)."""
     return {
@@ -73,12 +94,14 @@ def _speaker_embeddings(model, rows: list[dict], device: str) -> dict[str, torch
 
 
 @dataclass
-class _Position:
-    """Where a run stands: optimizer steps done, the epoch, micro-batches of it done."""
+class Position:
+    """Where a run stands: optimizer steps done, the epoch, clips of its order done, and the step
+    at which the schedule of this round (all epochs over one version of the data) began."""
 
     step: int = 0
     epoch: int = 0
-    micro_done: int = 0
+    clips_done: int = 0
+    round_start: int = 0
     resumed_from: int | None = None
 
 
@@ -94,25 +117,47 @@ def _read_rows(layout: DataLayout, voice: str) -> tuple[list[dict], list[dict], 
     return rows, train_rows, [r for r in rows if r["split"] == "val"]
 
 
-def _resume(previous: list[Path], optimizer, scheduler, settings: Qwen3Settings, fingerprint: str | None,
-            voice: str) -> _Position:
+RESUMED_SETTINGS = ("batch_size", "grad_accum", "epochs", "lr", "warmup_steps", "weights")
+
+
+def _resume(previous: list[Path], optimizer, settings: Qwen3Settings, fingerprint: str | None,
+            voice: str) -> Position:
     """The position of the newest checkpoint. Unchanged data: the run goes on where it stopped
-    (optimizer, schedule, RNG); new data: a new round of all epochs from its weights, steps
-    counting on."""
+    (optimizer, RNG, the clip of the epoch's order it reached), under the settings given now: the
+    schedule is rebuilt for the steps that remain and the learning rate comes from `qwen3.lr`
+    each step. New data: a new round of all epochs from its weights, steps counting on."""
     if not previous:
-        return _Position()
+        return Position()
     state = load_training_state(previous[-1])
     if state.get("dataset_fingerprint") != fingerprint:
         log.info("%s: dataset changed since %s: training again from its weights", voice, previous[-1].name)
-        return _Position(step=state["step"])
-    if state["settings"].get("weights", "float32") == settings.weights:
-        optimizer.load_state_dict(state["optimizer"])
-    else:  # the other optimizer's state does not fit this one
+        return Position(step=state["step"], round_start=state["step"])
+    before = state["settings"]
+    changed = {k: (before.get(k), getattr(settings, k)) for k in RESUMED_SETTINGS if before.get(k) != getattr(settings, k)}
+    for name, (was, now) in changed.items():
+        log.warning("%s: qwen3.%s was %s, is %s: continuing from step %d with the new value", voice, name, was, now,
+                    state["step"])
+    if "weights" in changed:  # the other optimizer's state does not fit this one
         log.warning("%s: qwen3.weights is now %s: the optimizer state starts afresh", voice, settings.weights)
-    scheduler.load_state_dict(state["scheduler"])
+    else:
+        optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["torch_rng"])
-    log.info("%s: resuming from %s (step %d, epoch %d)", voice, previous[-1].name, state["step"], state["epoch"])
-    return _Position(state["step"], state["epoch"], state["micro_done"], resumed_from=state["step"])
+    # Checkpoints before clips_done counted micro-batches of their own batch size.
+    clips_done = state.get("clips_done", state.get("micro_done", 0) * before["batch_size"])
+    log.info("%s: resuming from %s (step %d, epoch %d, clip %d)", voice, previous[-1].name, state["step"],
+             state["epoch"], clips_done)
+    return Position(state["step"], state["epoch"], clips_done, state.get("round_start", 0), resumed_from=state["step"])
+
+
+def training_plan(at: Position, settings: Qwen3Settings, clips: int, validation_clips: int) -> TrainingPlan:
+    """This round's schedule: the steps done in it plus those the remaining clips take now."""
+    per_epoch = steps_for(clips, settings.batch_size, settings.grad_accum)
+    remaining = 0
+    if at.epoch < settings.epochs:
+        remaining = steps_for(clips - at.clips_done, settings.batch_size, settings.grad_accum)
+        remaining += per_epoch * (settings.epochs - at.epoch - 1)
+    return TrainingPlan(clips, validation_clips, settings.batch_size * settings.grad_accum, per_epoch,
+                        at.step - at.round_start + remaining)
 
 
 def _autocast(device: str, weights: str):
@@ -157,27 +202,22 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(not name.startswith("speaker_encoder"))
     optimizer = training_optimizer(trainable, settings.weights, settings.lr, settings.weight_decay)
-    micro_per_epoch = math.ceil(len(train_examples) / settings.batch_size)
-    run_steps = math.ceil(micro_per_epoch / settings.grad_accum) * settings.epochs
-    # The scheduler counts this run's steps (a fresh one when new data continues a model).
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, settings.warmup_steps, run_steps)
-    )
     fingerprint = dataset_fingerprint(layout, voice)
-    at = _resume(previous, optimizer, scheduler, settings, fingerprint, voice)
-    total_steps = run_steps if at.resumed_from is not None or not previous else run_steps + at.step
+    at = _resume(previous, optimizer, settings, fingerprint, voice)
+    plan = training_plan(at, settings, len(train_examples), len(val_examples))
+    _announce(voice, plan, settings)
     autocast = _autocast(device, settings.weights)
     writer = SummaryWriter(str(run / "tensorboard"))
-    result = TrainResult(previous[-1] if previous else base, at.step, at.resumed_from)
+    result = TrainResult(previous[-1] if previous else base, at.step, at.resumed_from, plan)
 
     def speaker_for(batch_rows: list[dict]) -> torch.Tensor:
         return torch.stack([speakers[r["ref_audio"]] for r in batch_rows])
 
-    def save(epoch_now: int, micro_now: int) -> Path:
+    def save() -> Path:
         state = {
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": at.step,
-            "epoch": epoch_now, "micro_done": micro_now, "torch_rng": torch.get_rng_state(),
-            "settings": settings.model_dump(), "dataset_fingerprint": fingerprint,
+            "optimizer": optimizer.state_dict(), "step": at.step, "epoch": at.epoch, "clips_done": at.clips_done,
+            "round_start": at.round_start, "torch_rng": torch.get_rng_state(), "settings": settings.model_dump(),
+            "dataset_fingerprint": fingerprint,
         }
         speaker = speakers[train_rows[0]["ref_audio"]]
         path = save_checkpoint(model, base, run / f"checkpoint-{at.step}", voice, speaker, state)
@@ -193,9 +233,11 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     while at.epoch < settings.epochs:
         order = list(range(len(train_examples)))
         random.Random(settings.seed + at.epoch).shuffle(order)
-        batches = [order[i : i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
-        for micro in range(at.micro_done, len(batches)):
-            indices = batches[micro]
+        # From the clip the run reached: a resumed run takes the rest of the epoch's order, in
+        # batches of the batch size it has now.
+        rest = order[at.clips_done:]
+        batches = [rest[i : i + settings.batch_size] for i in range(0, len(rest), settings.batch_size)]
+        for micro, indices in enumerate(batches):
             batch = collate([train_examples[i] for i in indices], model.config).to(device)
             with autocast:
                 losses = compute_losses(model, batch, speaker_for([train_rows[i] for i in indices]),
@@ -208,38 +250,58 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             group_size = min(settings.grad_accum, len(batches) - group_start)
             (losses.total / group_size).backward()
             group += torch.stack([losses.total, losses.talker, losses.sub_talker]).detach().float().cpu() / group_size
-            last_of_epoch = micro == len(batches) - 1
-            if (micro + 1) % settings.grad_accum and not last_of_epoch:
+            at.clips_done += len(indices)
+            if (micro + 1) % settings.grad_accum and micro != len(batches) - 1:
                 continue
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
+            lr = settings.lr * lr_factor(at.step - at.round_start, settings.warmup_steps, plan.steps)
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = lr
             optimizer.step()
-            scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             at.step += 1
             result.step = at.step
-            total = _log_step(writer, at.step, group, scheduler.get_last_lr()[0], grad_norm)
+            total = _log_step(writer, at.step, group, lr, grad_norm)
             group.zero_()
             result.train_losses.append(total)
+            result.learning_rates.append(lr)
             if at.step % 10 == 0 or at.step == 1:
-                log.info("%s: step %d/%d epoch %d loss %.4f (%.1f s)", voice, at.step, total_steps, at.epoch,
-                         total, time.monotonic() - started)
+                log.info("%s: step %d/%d epoch %d loss %.4f (%.1f s)", voice, at.step, at.round_start + plan.steps,
+                         at.epoch, total, time.monotonic() - started)
             done = max_steps and at.step >= max_steps
+            if at.clips_done == len(order):  # the epoch is complete: its checkpoint comes below
+                break
             if (settings.save_every_steps and at.step % settings.save_every_steps == 0) or done:
-                save(at.epoch, micro + 1)
+                save()
             if done:
                 writer.close()
                 return result
-        at.micro_done = 0
+        at.clips_done = 0
         at.epoch += 1
         if val_examples:
             result.val_losses.append(evaluate(model, val_examples, val_rows, speaker_for, settings, autocast, device))
             writer.add_scalar("val/loss", result.val_losses[-1], at.step)
             log.info("%s: epoch %d validation loss %.4f", voice, at.epoch, result.val_losses[-1])
-        save(at.epoch, 0)
+        save()
+        if max_steps and at.step >= max_steps:
+            writer.close()
+            return result
     writer.close()
     # Only a run through all its epochs counts as trained on this data (a stopped one is resumed).
     record_trained(run, fingerprint, result.checkpoint, at.step)
     return result
+
+
+def _announce(voice: str, plan: TrainingPlan, settings: Qwen3Settings) -> None:
+    log.info("%s: %d clips, %d x %d = %d clips an optimizer step, %d steps an epoch, %d steps in this round",
+             voice, plan.clips, settings.batch_size, settings.grad_accum, plan.effective_batch, plan.steps_per_epoch,
+             plan.steps)
+    if plan.steps <= settings.warmup_steps:
+        log.warning("%s: only %d optimizer steps: the learning rate never leaves its %d-step warm-up; lower "
+                    "qwen3.grad_accum or raise qwen3.epochs", voice, plan.steps, settings.warmup_steps)
+    if not plan.validation_clips:
+        log.warning("%s: no validation clips: training without a validation loss (dataset quality.val_fraction "
+                    "sets the share)", voice)
 
 
 @torch.no_grad()

@@ -15,8 +15,8 @@ class Qwen3Settings(StrictSettings):
     device: str = "auto"  # auto | cpu | cuda
     encode_batch_size: int = 8
     epochs: int = 10
-    batch_size: int = 4
-    grad_accum: int = 8  # 4 × 8 = upstream's batch of 32
+    batch_size: int = 4  # micro-batch: what one forward pass holds
+    grad_accum: int = 32  # 4 × 32 = 128 clips a step, upstream's recipe (batch 32 × accumulation 4)
     lr: float = 2e-6  # upstream README; 2e-5 gave noise (QwenLM/Qwen3-TTS #39)
     # float32: fp32 master weights, 16 bytes a parameter (1.7B needs a 48 GB card). bfloat16: bf16
     # weights with Kahan-compensated AdamW (optimi), 10 bytes a parameter, meant for 1.7B on a 24 GB

@@ -69,6 +69,7 @@ def qwen3_checkpoint(context: dg.AssetExecutionContext, config: Qwen3RunConfig, 
         "resumed_from_step": result.resumed_from_step if result.resumed_from_step is not None else -1,
         "final_train_loss": result.train_losses[-1] if result.train_losses else float("nan"),
         "val_losses": dg.MetadataValue.json(result.val_losses),
+        **({"plan": dg.MetadataValue.json(result.plan.summary())} if result.plan else {}),
         "tensorboard": dg.MetadataValue.path(str(run / "tensorboard")),
         "tensorboard_command": dg.MetadataValue.text(f"tts-assets tensorboard  # logs in {run / 'tensorboard'}"),
     })
