@@ -26,7 +26,8 @@ from tts_assets.models.trained_on import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.qwen3.batch import Example, collate
-from tts_assets.qwen3.checkpoint import checkpoints, load_training_state, prune, recover, save_checkpoint
+from tts_assets.qwen3.checkpoint import (checkpoint_bytes, checkpoints, load_training_state, recover, retire_older,
+                                         save_checkpoint)
 from tts_assets.qwen3.codes import QWEN3_RATE, load_24k
 from tts_assets.qwen3.loss import compute_losses
 from tts_assets.qwen3.model import load_for_training, local_folder, resolve_device, training_optimizer
@@ -181,8 +182,8 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
         speaker = speakers[train_rows[0]["ref_audio"]]
         path = save_checkpoint(model, base, run / f"checkpoint-{at.step}", voice, speaker, state)
         promoted = read_promoted(layout, voice, "qwen3")
-        prune(run, settings.keep_checkpoints, Path(promoted["path"]) if promoted else None)
-        log.info("%s: saved %s", voice, path.name)
+        retire_older(run, settings.keep_checkpoints, Path(promoted["path"]) if promoted else None)
+        log.info("%s: saved %s (bytes: %s)", voice, path.name, checkpoint_bytes(path))
         result.checkpoint = path
         return path
 
