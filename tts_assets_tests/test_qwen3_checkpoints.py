@@ -19,11 +19,16 @@ from tts_assets.qwen3.inference import Qwen3Voice
 from tts_assets.qwen3.paths import run_dir
 from tts_assets.qwen3.train import train_voice
 
-from .test_qwen3 import VOICE, encoded_root, layout, settings_for, tiny_qwen3  # noqa: F401
+from . import test_qwen3
+from .test_qwen3 import VOICE, settings_for
+
+# test_qwen3's fixtures (pytest finds them by name in this module): the tiny model, the voice's codes
+# and a private copy of them per test.
+tiny_qwen3, encoded_root, layout = test_qwen3.tiny_qwen3, test_qwen3.encoded_root, test_qwen3.layout
 
 
 @pytest.fixture(scope="module")
-def bf16_base(tiny_qwen3, tmp_path_factory):  # noqa: F811
+def bf16_base(tiny_qwen3, tmp_path_factory):
     """The tiny base with the released models' `"torch_dtype": "bfloat16"` in its config."""
     base = tmp_path_factory.mktemp("qwen3_bf16") / "tiny-base"
     shutil.copytree(tiny_qwen3, base)
@@ -43,7 +48,7 @@ def weights_of(checkpoint):
         return {name: weights.get_tensor(name) for name in weights.keys()}
 
 
-def test_older_checkpoints_are_slim_servable_and_share_the_speech_tokenizer(layout, bf16_base):  # noqa: F811
+def test_older_checkpoints_are_slim_servable_and_share_the_speech_tokenizer(layout, bf16_base):
     run = run_dir(layout, VOICE)
     first = train_voice(layout, VOICE, every_step(bf16_base, keep_checkpoints=2), max_steps=2)
     full_two = weights_of(first.checkpoint)
@@ -89,7 +94,7 @@ def test_older_checkpoints_are_slim_servable_and_share_the_speech_tokenizer(layo
     assert not (alone / SPEECH_TOKENIZER).is_symlink() and (alone / SPEECH_TOKENIZER / "config.json").is_file()
 
 
-def test_a_kill_mid_slimming_leaves_each_checkpoint_whole(layout, bf16_base, tmp_path):  # noqa: F811
+def test_a_kill_mid_slimming_leaves_each_checkpoint_whole(layout, bf16_base, tmp_path):
     run = run_dir(layout, VOICE)
     train_voice(layout, VOICE, every_step(bf16_base, keep_checkpoints=3), max_steps=2)
     two = run / "checkpoint-2"
@@ -113,3 +118,17 @@ def test_a_kill_mid_slimming_leaves_each_checkpoint_whole(layout, bf16_base, tmp
     assert "optimizer" not in load_training_state(three) and load_training_state(three)["step"] == 3
     assert not list(three.glob(".*.tmp")) and three in checkpoints(run)
     assert weights_of(three)["talker.codec_head.weight"].dtype == torch.bfloat16
+
+
+def test_the_promoted_checkpoint_resumes_while_newest_then_is_slimmed_not_pruned(layout, bf16_base):
+    from tts_assets.models.promotion import promote, read_promoted
+
+    first = train_voice(layout, VOICE, every_step(bf16_base, keep_checkpoints=1), max_steps=1)
+    promote(layout, VOICE, "qwen3", first.checkpoint)
+    assert "optimizer" in load_training_state(first.checkpoint)  # newest: still resumable
+    later = train_voice(layout, VOICE, every_step(bf16_base, keep_checkpoints=1), max_steps=3)
+    assert later.resumed_from_step == 1
+    assert checkpoints(run_dir(layout, VOICE)) == [first.checkpoint, later.checkpoint]
+    assert "optimizer" not in load_training_state(first.checkpoint)
+    assert weights_of(first.checkpoint)["talker.codec_head.weight"].dtype == torch.bfloat16
+    assert read_promoted(layout, VOICE, "qwen3")["step"] == 1
