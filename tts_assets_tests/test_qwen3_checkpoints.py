@@ -132,3 +132,20 @@ def test_the_promoted_checkpoint_resumes_while_newest_then_is_slimmed_not_pruned
     assert "optimizer" not in load_training_state(first.checkpoint)
     assert weights_of(first.checkpoint)["talker.codec_head.weight"].dtype == torch.bfloat16
     assert read_promoted(layout, VOICE, "qwen3")["step"] == 1
+
+
+def test_a_run_shares_one_speech_tokenizer_and_refuses_another(tmp_path):
+    from tts_assets.errors import InputFileError
+    from tts_assets.qwen3.checkpoint import shared_speech_tokenizer
+
+    base, other, run = tmp_path / "base", tmp_path / "other", tmp_path / "run"
+    for folder, size in ((base, 3), (other, 4)):
+        (folder / SPEECH_TOKENIZER).mkdir(parents=True)
+        (folder / SPEECH_TOKENIZER / "model.safetensors").write_bytes(b"x" * size)
+    run.mkdir()
+    shared = shared_speech_tokenizer(base, run)
+    assert shared == run / SPEECH_TOKENIZER and (shared / "model.safetensors").read_bytes() == b"xxx"
+    assert shared_speech_tokenizer(base, run) == shared and not list(run.glob(".*"))
+    with pytest.raises(InputFileError, match="differs from the speech tokenizer"):
+        shared_speech_tokenizer(other, run)
+    assert shared_speech_tokenizer(tmp_path / "no-tokenizer", run) is None
