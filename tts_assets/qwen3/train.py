@@ -26,7 +26,8 @@ from tts_assets.models.trained_on import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.qwen3.batch import Example, collate
-from tts_assets.qwen3.checkpoint import checkpoints, load_training_state, prune, recover, save_checkpoint
+from tts_assets.qwen3.checkpoint import (checkpoint_bytes, checkpoints, load_training_state, recover, retire_older,
+                                         save_checkpoint)
 from tts_assets.qwen3.codes import QWEN3_RATE, load_24k
 from tts_assets.qwen3.loss import compute_losses
 from tts_assets.qwen3.model import (
@@ -137,11 +138,14 @@ def _resume(previous: list[Path], optimizer, settings: Qwen3Settings, fingerprin
     for name, (was, now) in changed.items():
         log.warning("%s: qwen3.%s was %s, is %s: continuing from step %d with the new value", voice, name, was, now,
                     state["step"])
-    if "weights" in changed:  # the other optimizer's state does not fit this one
+    if "optimizer" not in state:  # the newest was deleted by hand: an older, servable one is left
+        log.warning("%s: %s holds servable weights only: training goes on from them with a fresh optimizer",
+                    voice, previous[-1].name)
+    elif "weights" in changed:  # the other optimizer's state does not fit this one
         log.warning("%s: qwen3.weights is now %s: the optimizer state starts afresh", voice, settings.weights)
     else:
         optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"])
     # Checkpoints before clips_done counted micro-batches of their own batch size.
     clips_done = state.get("clips_done", state.get("micro_done", 0) * before["batch_size"])
     log.info("%s: resuming from %s (step %d, epoch %d, clip %d)", voice, previous[-1].name, state["step"],
@@ -222,8 +226,8 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
         speaker = speakers[train_rows[0]["ref_audio"]]
         path = save_checkpoint(model, base, run / f"checkpoint-{at.step}", voice, speaker, state)
         promoted = read_promoted(layout, voice, "qwen3")
-        prune(run, settings.keep_checkpoints, Path(promoted["path"]) if promoted else None)
-        log.info("%s: saved %s", voice, path.name)
+        retire_older(run, settings.keep_checkpoints, Path(promoted["path"]) if promoted else None)
+        log.info("%s: saved %s (bytes: %s)", voice, path.name, checkpoint_bytes(path))
         result.checkpoint = path
         return path
 

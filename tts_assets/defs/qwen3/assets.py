@@ -55,6 +55,7 @@ def qwen3_codes(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: 
 @on_a_free_card
 def qwen3_checkpoint(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The voice's fine-tuned custom-voice checkpoint (resumes a killed run from its last checkpoint)."""
+    from tts_assets.qwen3.checkpoint import checkpoint_bytes
     from tts_assets.qwen3.train import train_voice
 
     voice = context.partition_key
@@ -70,6 +71,7 @@ def qwen3_checkpoint(context: dg.AssetExecutionContext, config: Qwen3RunConfig, 
         "final_train_loss": result.train_losses[-1] if result.train_losses else float("nan"),
         "val_losses": dg.MetadataValue.json(result.val_losses),
         **({"plan": dg.MetadataValue.json(result.plan.summary())} if result.plan else {}),
+        "checkpoint_bytes": dg.MetadataValue.json(checkpoint_bytes(result.checkpoint)),
         "tensorboard": dg.MetadataValue.path(str(run / "tensorboard")),
         "tensorboard_command": dg.MetadataValue.text(f"tts-assets tensorboard  # logs in {run / 'tensorboard'}"),
     })
