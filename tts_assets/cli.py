@@ -95,8 +95,10 @@ def main(verbose: bool) -> None:
 @click.option("--segments-jsonl", type=click.Path(dir_okay=False), help="Use these segments (start, end, text) instead of ASR.")
 @click.option("--asr-model", help="faster-whisper model name, or a local CTranslate2 folder (offline).")
 @click.option("--language", help="Language code (default: detect).")
+@click.option("--verify-asr-model", help="A second faster-whisper model (name or folder) that hears every transcribed "
+                                         "segment again; segments it hears otherwise are rejected (asr_disagreement).")
 @data_root_option
-def ingest(audio, voice, segments_jsonl, asr_model, language, data_root) -> None:
+def ingest(audio, voice, segments_jsonl, asr_model, language, verify_asr_model, data_root) -> None:
     """Build VOICE's dataset from the audiobook AUDIO (m4b/m4a/mp3/wav/flac)."""
     layout = _use_data_root(data_root)
     audio_path = Path(audio)
@@ -106,7 +108,8 @@ def ingest(audio, voice, segments_jsonl, asr_model, language, data_root) -> None
         _fail(f"{segments_jsonl}: no such file")
     try:
         voice = claim_voice(layout, voice)
-        source = BookSource("audiobook", str(audio_path), segments_jsonl, asr_model=asr_model, language=language)
+        source = BookSource("audiobook", str(audio_path), segments_jsonl, asr_model=asr_model, language=language,
+                            verify_asr_model=verify_asr_model)
         book = register_book(layout, voice, source)
         summary = _run_dataset_build(layout, voice, book)
     except TtsAssetsError as error:

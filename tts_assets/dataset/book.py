@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from tts_assets.asr.whisper import resolve_model, transcribe
+from tts_assets.asr.whisper import load_model, resolve_model, transcribe
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.audio.cut import CutRequest, CutResult, cut_clips
 from tts_assets.audio.decode import DecodeReport, decode_clip
@@ -21,6 +21,7 @@ from tts_assets.errors import TtsAssetsError, UnreadableAudioError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl
 from tts_assets.manifest.schema import ClipRow, Reason, Rejection
+from tts_assets.segments.confidence import doubt
 from tts_assets.segments.merge import SpanRejection, plan_spans
 from tts_assets.segments.model import Segment
 from tts_assets.settings import ClipFormat, DatasetSettings, MergeRules
@@ -105,15 +106,19 @@ def transcribe_book(
         rows = [s.to_dict() for s in segments]
         made_by = f"segments {source.segments_jsonl}"
     else:
-        asr = settings.asr_settings(model=source.asr_model, language=source.language)
+        asr = settings.asr_settings(model=source.asr_model, language=source.language,
+                                    verify_model=source.verify_asr_model)
         if model is None:  # record which model made the transcript, whatever `auto` chose
             folder, made_by = resolve_model(asr)
             asr = asr.with_overrides(model=folder)
         else:
             made_by = "the given model"
+        verifier = load_model(asr.with_overrides(model=asr.verify_model)) if asr.verify_model else None
+        if verifier is not None:
+            made_by += f", verified by {asr.verify_model}"
         duration = _read_probe(layout, voice, book)["duration"]
         segments = transcribe(
-            Path(source.path), asr, model=model, id_prefix=f"{book}:", expected_duration=duration
+            Path(source.path), asr, model=model, id_prefix=f"{book}:", expected_duration=duration, verifier=verifier
         )
         rows = [s.to_dict() for s in segments]
         if not rows:
@@ -134,8 +139,11 @@ def _read_probe(layout: DataLayout, voice: str, book: str) -> dict:
     return json.loads(layout.probe_file(voice, book).read_text())
 
 
-def plan_book(layout: DataLayout, voice: str, book: str, rules: MergeRules) -> dict:
-    """Write `merged.jsonl`: the clip spans planned from the segments (curated lines pass through)."""
+def plan_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettings) -> dict:
+    """Write `merged.jsonl`: the clip spans planned from the segments (curated lines pass through).
+
+    ASR segments the ASR doubts, or a verification model heard otherwise, are rejected first; no
+    clip is merged across one, so no clip holds audio its text does not say."""
     source = read_source(layout, voice, book)
     rows = list(read_jsonl(layout.transcript_file(voice, book)))
     rejected: list[Rejection] = []
@@ -144,17 +152,35 @@ def plan_book(layout: DataLayout, voice: str, book: str, rules: MergeRules) -> d
     else:
         chapters = _read_probe(layout, voice, book).get("chapters", [])
         breaks = [c["start"] for c in chapters[1:]]
-        plan = plan_spans([Segment.from_dict(r) for r in rows], rules, breaks)
+        segments = [Segment.from_dict(r) for r in rows]
+        if not source.segments_jsonl:  # the transcript is the ASR's own
+            segments, doubted = _trusted(segments, settings, source.language or settings.asr.language)
+            rejected += [Rejection(source.path, s.start, s.end, s.text, reason, detail, book, segment_ids=[s.id])
+                         for s, (reason, detail) in doubted]
+            breaks += [s.start for s, _ in doubted]
+        plan = plan_spans(segments, settings.merge, sorted(breaks))
         spans = [
             {"start": s.start, "end": s.end, "cut_start": s.cut_start, "cut_end": s.cut_end,
              "text": s.text, "segment_ids": s.segment_ids}
             for s in plan.spans
         ]
-        rejected = [_from_span_rejection(r, source.path, book) for r in plan.rejections]
+        rejected += [_from_span_rejection(r, source.path, book) for r in plan.rejections]
     log.info("%s/%s: %d clips planned, %d segments rejected", voice, book, len(spans), len(rejected))
     write_jsonl(layout.merged_file(voice, book), spans)
     write_jsonl(layout.merge_rejections(voice, book), (r.to_dict() for r in rejected))
     return {"spans": len(spans), "rejected_segments": len(rejected)}
+
+
+def _trusted(segments: list[Segment], settings: DatasetSettings, language: str | None):
+    """(segments kept, [(segment, (reason, detail))] doubted)."""
+    kept, doubted = [], []
+    for segment in segments:
+        why = doubt(segment, settings.quality.min_word_probability, settings.quality.max_verify_wer, language)
+        if why:
+            doubted.append((segment, why))
+        else:
+            kept.append(segment)
+    return kept, doubted
 
 
 def _from_span_rejection(r: SpanRejection, source: str, book: str) -> Rejection:

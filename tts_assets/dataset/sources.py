@@ -29,6 +29,7 @@ class BookSource:
     transcripts_jsonl: str | None = None  # curated: audio_file + text per line
     asr_model: str | None = None
     language: str | None = None
+    verify_asr_model: str | None = None  # a second model that must hear what the ASR transcribed
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,8 +47,9 @@ def register_book(layout: DataLayout, voice: str, source: BookSource, book: str 
         raise KeyCollisionError(f"{record['path']}: book key {book!r} of voice {voice!r} belongs to {holder}")
     # A model folder given relative to this process's folder must still be found by a run started
     # elsewhere; a model name ("tiny") is not a path and stays as given.
-    if source.asr_model and Path(source.asr_model).expanduser().is_dir():
-        record["asr_model"] = str(Path(source.asr_model).expanduser().resolve())
+    for model in ("asr_model", "verify_asr_model"):
+        if record[model] and Path(record[model]).expanduser().is_dir():
+            record[model] = str(Path(record[model]).expanduser().resolve())
     write_text_atomic(layout.source_record(voice, book), json.dumps(record, indent=2) + "\n")
     return book
 

@@ -22,6 +22,8 @@ class Reason(str, Enum):
     NO_SPEECH = "no_speech"
     DAMAGED_AUDIO = "damaged_audio"  # the clip touches a stretch the decoder could not read
     DUPLICATE_AUDIO = "duplicate_audio"  # a transcript line naming a clip an earlier line named
+    UNCERTAIN_TRANSCRIPT = "uncertain_transcript"  # the ASR itself doubts a word of the segment
+    ASR_DISAGREEMENT = "asr_disagreement"  # the verification model heard other words
     # alignment and quality (the aligned dataset)
     ALIGN_FAILED = "align_failed"
     LOW_ALIGN_SCORE = "low_align_score"

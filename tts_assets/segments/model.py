@@ -38,6 +38,7 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = field(default_factory=tuple)
+    verify_text: str | None = None  # what asr.verify_model heard in the segment's audio
 
     @property
     def duration(self) -> float:
@@ -59,6 +60,7 @@ class Segment:
             end=float(data["end"]),
             text=str(data.get("text") or ""),
             words=tuple(Word.from_dict(w) for w in words),
+            verify_text=data.get("verify_text"),
         )
 
 

@@ -37,6 +37,9 @@ class AsrSettings(StrictSettings):
     # Batched decoding returns ~30 s segments; a pause longer than this inside one starts a new
     # segment, so segments are runs of speech as sequential decoding would give.
     segment_pause_s: float = 0.5
+    # A second model (name or folder) that reads every transcribed segment again; a segment it
+    # hears otherwise (quality.max_verify_wer) is rejected. None: no second pass.
+    verify_model: str | None = None
 
     @model_validator(mode="after")
     def _window_past_edge(self) -> "AsrSettings":
@@ -77,6 +80,10 @@ class QualitySettings(StrictSettings):
     max_chars_per_s: float = Field(30.0, gt=0)
     loudness_lufs: float | None = None  # e.g. -23.0 to normalize kept clips (pyloudnorm)
     val_fraction: float = Field(0.05, ge=0, lt=1)
+    # ASR transcripts not confirmed by a book text: a segment with a word the ASR gives less than
+    # this probability is rejected (uncertain_transcript); 0 turns it off.
+    min_word_probability: float = Field(0.1, ge=0, lt=1)
+    max_verify_wer: float = Field(0.2, ge=0)  # asr.verify_model's word error rate against the transcript
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> "QualitySettings":

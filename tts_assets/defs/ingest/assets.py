@@ -90,7 +90,7 @@ def transcript_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResourc
 def merged_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Clip spans: long segments split at pauses, short neighbours merged, cut points padded."""
     voice, book = voice_and_book(context)
-    result = book_stages.plan_book(tts.layout(), voice, book, tts.settings(voice).dataset.merge)
+    result = book_stages.plan_book(tts.layout(), voice, book, tts.settings(voice).dataset)
     return dg.MaterializeResult(
         metadata={
             "spans": result["spans"],
