@@ -4,7 +4,7 @@ fp32 master weights with bf16 autocast on a GPU (fp32 on the CPU): bf16 weights 
 barely move at lr 2e-6. Or, with `qwen3.weights: bfloat16`, bf16 weights with Kahan-compensated
 AdamW, which keeps those updates in 10 bytes a parameter instead of 16. Gradient accumulation,
 clipping, linear warm-up then cosine decay, validation loss each epoch, TensorBoard scalars,
-resumable checkpoints.
+resumable checkpoints. With `qwen3.gpus: N`, N processes train together (`tts_assets.qwen3.distributed`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from tts_assets.models.promotion import read_promoted
 from tts_assets.models.trained_on import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
-from tts_assets.qwen3.batch import Example, collate
+from tts_assets.qwen3 import distributed
+from tts_assets.qwen3.batch import Example, TargetCounts, collate, target_counts
 from tts_assets.qwen3.checkpoint import checkpoints, load_training_state, prune, recover, save_checkpoint
 from tts_assets.qwen3.codes import QWEN3_RATE, load_24k
 from tts_assets.qwen3.loss import compute_losses
@@ -122,12 +123,20 @@ def _autocast(device: str, weights: str):
 
 def _log_step(writer, step: int, losses: torch.Tensor, lr: float, grad_norm) -> float:
     total, talker_loss, sub_talker_loss = losses.tolist()
-    writer.add_scalar("train/loss", total, step)
-    writer.add_scalar("train/talker_loss", talker_loss, step)
-    writer.add_scalar("train/sub_talker_loss", sub_talker_loss, step)
-    writer.add_scalar("train/lr", lr, step)
-    writer.add_scalar("train/grad_norm", float(grad_norm), step)
+    if writer is not None:  # None: not the process that writes TensorBoard
+        writer.add_scalar("train/loss", total, step)
+        writer.add_scalar("train/talker_loss", talker_loss, step)
+        writer.add_scalar("train/sub_talker_loss", sub_talker_loss, step)
+        writer.add_scalar("train/lr", lr, step)
+        writer.add_scalar("train/grad_norm", float(grad_norm), step)
     return total
+
+
+def _step_targets(examples: list[Example], batches: list[list[int]], micro: int, grad_accum: int) -> TargetCounts:
+    """The targets of the whole optimizer step `micro` belongs to (a short last one of the epoch too),
+    over every process: each micro-batch's loss is its share of the step's mean."""
+    start = micro - micro % grad_accum
+    return target_counts([examples[i] for batch in batches[start : start + grad_accum] for i in batch])
 
 
 def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_steps: int = 0) -> TrainResult:
@@ -135,15 +144,21 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
 
     `max_steps` stops after that many optimizer steps in total (0: run all epochs).
     """
+    if settings.gpus > 1 and not distributed.in_a_worker():
+        return distributed.launch(train_voice, (layout, voice, settings, max_steps), settings.gpus,
+                                  resolve_device(settings.device))
     from qwen_tts.core.models import Qwen3TTSProcessor
     from torch.utils.tensorboard import SummaryWriter
+
+    ranks = distributed.ranks()
 
     rows, train_rows, val_rows = _read_rows(layout, voice)
     device = resolve_device(settings.device)
     base = local_folder(settings.base_model)
     run = run_dir(layout, voice)
-    if run.is_dir():
+    if run.is_dir() and ranks.is_main:
         recover(run)
+    distributed.barrier()  # every process starts from the same checkpoint, recovered once
     previous = checkpoints(run)
     model = load_for_training(previous[-1] if previous else base, device, settings.weights)
     processor = Qwen3TTSProcessor.from_pretrained(str(base))
@@ -156,7 +171,8 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(not name.startswith("speaker_encoder"))
     optimizer = training_optimizer(trainable, settings.weights, settings.lr, settings.weight_decay)
-    micro_per_epoch = math.ceil(len(train_examples) / settings.batch_size)
+    global_batch = settings.batch_size * ranks.world  # batch_size is each process's part
+    micro_per_epoch = math.ceil(len(train_examples) / global_batch)
     run_steps = math.ceil(micro_per_epoch / settings.grad_accum) * settings.epochs
     # The scheduler counts this run's steps (a fresh one when new data continues a model).
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -166,13 +182,18 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     at = _resume(previous, optimizer, scheduler, settings, fingerprint, voice)
     total_steps = run_steps if at.resumed_from is not None or not previous else run_steps + at.step
     autocast = _autocast(device, settings.weights)
-    writer = SummaryWriter(str(run / "tensorboard"))
+    writer = SummaryWriter(str(run / "tensorboard")) if ranks.is_main else None
     result = TrainResult(previous[-1] if previous else base, at.step, at.resumed_from)
 
     def speaker_for(batch_rows: list[dict]) -> torch.Tensor:
         return torch.stack([speakers[r["ref_audio"]] for r in batch_rows])
 
-    def save(epoch_now: int, micro_now: int) -> Path:
+    def save(epoch_now: int, micro_now: int) -> None:
+        if ranks.is_main:  # one checkpoint for all processes
+            write_checkpoint(epoch_now, micro_now)
+        distributed.barrier()  # the others go on once it is whole
+
+    def write_checkpoint(epoch_now: int, micro_now: int) -> Path:
         state = {
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": at.step,
             "epoch": epoch_now, "micro_done": micro_now, "torch_rng": torch.get_rng_state(),
@@ -192,24 +213,25 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     while at.epoch < settings.epochs:
         order = list(range(len(train_examples)))
         random.Random(settings.seed + at.epoch).shuffle(order)
-        batches = [order[i : i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
+        batches = [order[i : i + global_batch] for i in range(0, len(order), global_batch)]
         for micro in range(at.micro_done, len(batches)):
-            indices = batches[micro]
-            batch = collate([train_examples[i] for i in indices], model.config).to(device)
-            with autocast:
-                losses = compute_losses(model, batch, speaker_for([train_rows[i] for i in indices]),
-                                        settings.sub_talker_weight)
-            if not torch.isfinite(losses.total):
-                raise TrainingDivergedError(run, at.step, f"the loss ({losses.total.item()})", result.checkpoint,
-                                            f"lower qwen3.lr ({settings.lr}) or check the clips")
-            # Each micro-batch weighs 1/n of its step, n counting a short last group of the epoch too.
-            group_start = micro - micro % settings.grad_accum
-            group_size = min(settings.grad_accum, len(batches) - group_start)
-            (losses.total / group_size).backward()
-            group += torch.stack([losses.total, losses.talker, losses.sub_talker]).detach().float().cpu() / group_size
+            indices = distributed.shard(batches[micro], ranks)
+            if indices:  # a short last micro-batch of the epoch may leave a process none
+                batch = collate([train_examples[i] for i in indices], model.config).to(device)
+                with autocast:
+                    losses = compute_losses(model, batch, speaker_for([train_rows[i] for i in indices]),
+                                            settings.sub_talker_weight,
+                                            per=_step_targets(train_examples, batches, micro, settings.grad_accum))
+                if not torch.isfinite(losses.total):
+                    raise TrainingDivergedError(run, at.step, f"the loss ({losses.total.item()})", result.checkpoint,
+                                                f"lower qwen3.lr ({settings.lr}) or check the clips")
+                losses.total.backward()
+                group += torch.stack([losses.total, losses.talker, losses.sub_talker]).detach().float().cpu()
             last_of_epoch = micro == len(batches) - 1
             if (micro + 1) % settings.grad_accum and not last_of_epoch:
                 continue
+            distributed.sum_gradients(trainable)
+            distributed.sum_across_ranks(group)
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
             optimizer.step()
             scheduler.step()
@@ -219,25 +241,28 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             total = _log_step(writer, at.step, group, scheduler.get_last_lr()[0], grad_norm)
             group.zero_()
             result.train_losses.append(total)
-            if at.step % 10 == 0 or at.step == 1:
+            if ranks.is_main and (at.step % 10 == 0 or at.step == 1):
                 log.info("%s: step %d/%d epoch %d loss %.4f (%.1f s)", voice, at.step, total_steps, at.epoch,
                          total, time.monotonic() - started)
             done = max_steps and at.step >= max_steps
             if (settings.save_every_steps and at.step % settings.save_every_steps == 0) or done:
                 save(at.epoch, micro + 1)
             if done:
-                writer.close()
+                if ranks.is_main:
+                    writer.close()
                 return result
         at.micro_done = 0
         at.epoch += 1
         if val_examples:
             result.val_losses.append(evaluate(model, val_examples, val_rows, speaker_for, settings, autocast, device))
-            writer.add_scalar("val/loss", result.val_losses[-1], at.step)
-            log.info("%s: epoch %d validation loss %.4f", voice, at.epoch, result.val_losses[-1])
+            if ranks.is_main:  # every process evaluates (the same weights), so none waits for another
+                writer.add_scalar("val/loss", result.val_losses[-1], at.step)
+                log.info("%s: epoch %d validation loss %.4f", voice, at.epoch, result.val_losses[-1])
         save(at.epoch, 0)
-    writer.close()
-    # Only a run through all its epochs counts as trained on this data (a stopped one is resumed).
-    record_trained(run, fingerprint, result.checkpoint, at.step)
+    if ranks.is_main:
+        writer.close()
+        # Only a run through all its epochs counts as trained on this data (a stopped one is resumed).
+        record_trained(run, fingerprint, result.checkpoint, at.step)
     return result
 
 
