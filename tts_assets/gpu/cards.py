@@ -141,7 +141,8 @@ def hold_cards(count: int, poll_s: float = POLL_S) -> list[str]:
             os.environ.update(CUDA_VISIBLE_DEVICES=",".join(_held), **{HELD_ENV: ",".join(_held)})
             return _held[:count]
         if not waited:
-            wanted = "a free GPU" if count == 1 else f"{count - len(_held)} more free GPUs"
+            wanted = ("a free GPU" if count == 1 else f"{count - len(_held)} more free GPU(s)" if _held
+                      else f"{count} free GPUs")
             log.info("waiting for %s: %s held by other processes", wanted, ", ".join(cards))
             waited = True
         time.sleep(poll_s)
