@@ -34,9 +34,18 @@ def _settings(tts: TtsAssetsResource, config: Qwen3RunConfig | None = None) -> Q
     return tts.settings().qwen3.with_overrides(**overrides)
 
 
-# The cards the training step's pod requests on Kubernetes: part of the step's definition, so read
-# from the settings file when the definitions load (reload the code location after changing it).
-TRAINING_GPUS = Settings.load(os.environ.get(SETTINGS_ENV)).qwen3.gpus
+def _training_gpus() -> int:
+    """The cards the training step's pod requests on Kubernetes: part of the step's definition, so
+    read from the settings file when the definitions load (reload the code location after a change).
+    A settings file that cannot be read leaves one: the definitions still load, and each step
+    reports the file's error in its one line."""
+    try:
+        return Settings.load(os.environ.get(SETTINGS_ENV)).qwen3.gpus
+    except TtsAssetsError:
+        return 1
+
+
+TRAINING_GPUS = _training_gpus()
 
 
 @dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[aligned_dataset], **GPU)
