@@ -117,7 +117,7 @@ def hold_a_card(poll_s: float = POLL_S) -> str | None:
 
 def hold_cards(count: int, poll_s: float = POLL_S) -> list[str]:
     """`hold_a_card` for `count` cards: this process's first `count` cards, taking the ones it
-    lacks together once that many are free; CUDA then sees every card it holds. None on a machine
+    lacks together once that many are free; CUDA then sees every card it holds. [] on a machine
     without cards; a SettingsError when it is given fewer than `count`."""
     global _held
     if not _held and os.environ.get(HELD_ENV):
