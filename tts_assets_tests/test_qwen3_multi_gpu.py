@@ -3,6 +3,7 @@ tiny real-architecture model exactly as one process does with twice the batch (c
 lengths, a short last micro-batch leaving the second process nothing), write one checkpoint and one
 TensorBoard log, resume, report a worker's error as one line, and die with a killed caller."""
 
+import logging
 import os
 import shutil
 import signal
@@ -65,7 +66,8 @@ def logged_losses(run) -> list[float]:
     return [event.value for event in events.Scalars("train/loss")]
 
 
-def test_two_processes_train_as_one_with_the_same_global_batch_and_resume(encoded_root, tiny_qwen3, tmp_path):
+def test_two_processes_train_as_one_with_the_same_global_batch_and_resume(encoded_root, tiny_qwen3, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     rows = list(read_jsonl(codes_manifest(DataLayout(encoded_root), VOICE)))
     train = [r for r in rows if r["split"] == "train"]
     assert len(train) == 3 and len({len(r["text"]) for r in train}) == 3  # lengths differ; the last clip is alone
@@ -81,8 +83,11 @@ def test_two_processes_train_as_one_with_the_same_global_batch_and_resume(encode
     assert len(list((run / "tensorboard").glob("events.out.tfevents.*"))) == 1  # one writer
     np.testing.assert_allclose(logged_losses(run), first.train_losses, rtol=1e-6)  # each step once
 
+    caplog.clear()
     then = train_voice(two, VOICE, settings_for(tiny_qwen3, gpus=2), max_steps=4)
     assert then.resumed_from_step == 2 and then.step == 4
+    assert "training in 2 processes (gloo)" in caplog.text
+    assert caplog.text.count(f"{VOICE}: resuming from checkpoint-2 (step 2") == 1  # the first process's log, here
     np.testing.assert_allclose(then.train_losses, alone.train_losses[2:], rtol=1e-5)
     np.testing.assert_allclose(first.val_losses + then.val_losses, alone.val_losses, rtol=1e-5)
     assert [p.name for p in checkpoints(run)] == [p.name for p in checkpoints(run_dir(one, VOICE))]

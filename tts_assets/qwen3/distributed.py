@@ -122,13 +122,15 @@ def _buckets(parameters: list[torch.Tensor]):
 
 def launch(function, args: tuple, processes: int, device: str):
     """`function(*args)` in `processes` workers that train together; the first worker's result."""
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    log.info("training in %d processes (%s)", processes, backend)
     spawn = multiprocessing.get_context("spawn")
     results, logs = spawn.Queue(), spawn.Queue()
     store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False, timeout=RENDEZVOUS_TIMEOUT)
     listener = logging.handlers.QueueListener(logs, _AsIfLoggedHere())
     workers = [
         spawn.Process(target=_worker, name=f"qwen3-train-{rank}",
-                      args=(rank, processes, store.port, device, function, args, results, logs, os.getpid()))
+                      args=(rank, processes, store.port, backend, function, args, results, logs, os.getpid()))
         for rank in range(processes)
     ]
     listener.start()
@@ -194,7 +196,7 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(rank, processes, port, device, function, args, results, logs, parent) -> None:
+def _worker(rank, processes, port, backend, function, args, results, logs, parent) -> None:
     _die_with(parent)
     if rank == 0:
         root = logging.getLogger()
@@ -202,12 +204,11 @@ def _worker(rank, processes, port, device, function, args, results, logs, parent
         root.setLevel(logging.INFO)
     try:
         store = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=RENDEZVOUS_TIMEOUT)
-        if device.startswith("cuda"):  # "cuda" then means this process's card
+        if backend == "nccl":  # "cuda" then means this process's card
             if torch.cuda.device_count() < processes:  # counted here: the caller may have started CUDA earlier
                 raise SettingsError(f"qwen3.gpus is {processes}, but only {torch.cuda.device_count()} GPU(s) are visible")
             torch.cuda.set_device(rank)
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", store=store, rank=rank,
-                                world_size=processes, timeout=RENDEZVOUS_TIMEOUT)
+        dist.init_process_group(backend, store=store, rank=rank, world_size=processes, timeout=RENDEZVOUS_TIMEOUT)
         result = function(*args)
         dist.destroy_process_group()
         results.put(("done", rank, result if rank == 0 else None))
