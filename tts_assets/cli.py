@@ -201,12 +201,13 @@ def convert_qwen3(voice, base_model, data_root) -> None:
 @click.argument("voice")
 @base_model_option
 @click.option("--epochs", type=int)
-@click.option("--batch-size", type=int)
+@click.option("--gpus", type=click.IntRange(min=1), help="Train on this many GPUs (data parallel).")
+@click.option("--batch-size", type=int, help="Clips per micro-batch of each GPU.")
 @click.option("--grad-accum", type=int, help="Micro-batches per optimizer step.")
 @click.option("--lr", type=float)
 @click.option("--max-steps", type=int, default=0, help="Stop after this many optimizer steps (0: all epochs).")
 @data_root_option
-def train_qwen3(voice, base_model, epochs, batch_size, grad_accum, lr, max_steps, data_root) -> None:
+def train_qwen3(voice, base_model, epochs, gpus, batch_size, grad_accum, lr, max_steps, data_root) -> None:
     """Fine-tune Qwen3-TTS on VOICE (resumes from the last checkpoint), then speak the samples."""
     from tts_assets.qwen3.checkpoint import checkpoints
     from tts_assets.qwen3.paths import codes_manifest, run_dir
@@ -215,8 +216,8 @@ def train_qwen3(voice, base_model, epochs, batch_size, grad_accum, lr, max_steps
     voice = _voice_key(voice)
     if not codes_manifest(layout, voice).is_file():
         _fail(f"no audio codes for voice {voice!r}; run `tts-assets convert-qwen3 {voice}` first")
-    config = {"base_model": base_model, "epochs": epochs, "batch_size": batch_size, "grad_accum": grad_accum,
-              "lr": lr, "max_steps": max_steps}
+    config = {"base_model": base_model, "epochs": epochs, "gpus": gpus, "batch_size": batch_size,
+              "grad_accum": grad_accum, "lr": lr, "max_steps": max_steps}
     _run_voice_job(layout, "train_qwen3", voice, "training", {"qwen3_checkpoint": config})
     click.echo(f"checkpoint: {checkpoints(run_dir(layout, voice))[-1]}")
     click.echo(f"TensorBoard logs: {run_dir(layout, voice) / 'tensorboard'}")

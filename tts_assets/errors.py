@@ -61,6 +61,14 @@ class TrainingDivergedError(PathError):
         self.last_good = last_good
 
 
+class TrainingProcessError(TtsAssetsError):
+    """One of the processes of a training run on several GPUs refused (its own one-line error) or died."""
+
+    def __init__(self, rank: int, processes: int, cause: str):
+        super().__init__(f"training process {rank} of {processes}: {cause}")
+        self.rank = rank
+
+
 class EvaluationError(PathError):
     """A checkpoint, reference clip, sentence list or speaker model that evaluation cannot use."""
 

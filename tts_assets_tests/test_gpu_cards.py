@@ -215,3 +215,86 @@ def test_a_dagster_run_takes_one_card_for_its_gpu_steps_and_keeps_it(tmp_path):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["success"] and report["first"] == {"visible": "4", "resource": "given"} and report["check"] == "4"
     assert report["logged"] == ["on GPU 4"] * 3 and report["stranger"] == "5"
+
+
+SEVERAL = textwrap.dedent("""
+    import logging, os, sys, time
+    from pathlib import Path
+    from tts_assets.errors import SettingsError
+    from tts_assets.gpu.cards import HELD_ENV, hold_cards
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        cards = hold_cards(int(sys.argv[2]), poll_s=0.05)
+    except SettingsError as error:
+        print("refused:", error, flush=True)
+        sys.exit(0)
+    print(",".join(cards), os.environ["CUDA_VISIBLE_DEVICES"], os.environ[HELD_ENV], flush=True)
+    while not Path(sys.argv[1]).exists():
+        time.sleep(0.05)
+""")
+
+
+def test_a_step_on_two_cards_takes_two_free_ones_together(tmp_path):
+    """Of four cards: two steps on two cards each get two different ones and see both; a third
+    waits, then gets both cards of the first when it ends; a step asking for more cards than the
+    process is given is refused."""
+    children, releases = [], []
+
+    def start(name: str, count: int):
+        release = tmp_path / f"release-{name}"
+        child = subprocess.Popen([sys.executable, "-c", SEVERAL, str(release), str(count)],
+                                 env=card_env(tmp_path, "0,1,2,3"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        children.append(child)
+        releases.append(release)
+        return child, release
+
+    try:
+        a, release_a = start("a", 2)
+        first = line_from(a.stdout).split()
+        b, _ = start("b", 2)
+        second = line_from(b.stdout).split()
+        assert first[0] == first[1] == first[2] and second[0] == second[1] == second[2]
+        assert sorted(first[0].split(",") + second[0].split(",")) == ["0", "1", "2", "3"]
+        c, _ = start("c", 2)
+        assert "waiting for 2 free GPUs: 0, 1, 2, 3" in line_from(c.stderr)
+        release_a.touch()  # a ends: its two cards go to c together
+        assert sorted(line_from(c.stdout).split()[0].split(",")) == sorted(first[0].split(","))
+        too_many, _ = start("too_many", 5)
+        assert line_from(too_many.stdout) == "refused: 5 GPUs asked for, but this process is given 4: 0, 1, 2, 3"
+    finally:
+        for release in releases:
+            release.touch()
+        for child in children:
+            child.wait(timeout=60)
+    assert all(child.returncode == 0 for child in children)
+
+
+SEVERAL_IN_A_RUN = textwrap.dedent("""
+    import json, os
+    import dagster as dg
+    from tts_assets.defs.gpu import gpu_step, on_free_cards
+
+    class Cards(dg.Config):
+        cards: int
+
+    @dg.asset(**gpu_step(2))
+    @on_free_cards(lambda config: config.cards)
+    def trained(context: dg.AssetExecutionContext, config: Cards) -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"visible": os.environ["CUDA_VISIBLE_DEVICES"]})
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([trained], run_config={"ops": {"trained": {"config": {"cards": 2}}}}, instance=instance)
+    print(json.dumps({
+        "visible": result.asset_materializations_for_node("trained")[0].metadata["visible"].value,
+        "logged": [e.user_message for e in instance.all_logs(result.run_id) if e.user_message.startswith("on GPU")],
+    }))
+""")
+
+
+def test_a_dagster_step_takes_the_cards_its_config_asks_for(tmp_path):
+    done = subprocess.run([sys.executable, "-c", SEVERAL_IN_A_RUN], env=card_env(tmp_path, "4,5,6"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"visible": "4,5", "logged": ["on GPUs 4, 5"]}

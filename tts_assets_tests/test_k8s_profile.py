@@ -1,6 +1,10 @@
 """The Kubernetes profile validates against dagster-k8s's own schema, and each GPU step (and only
 those) asks Kubernetes for a GPU through its tags, as dagster-k8s reads them."""
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -53,3 +57,25 @@ def test_k8s_executor_is_chosen_by_environment(monkeypatch):
     assert definitions._executor().name == "k8s"
     monkeypatch.delenv("TTS_ASSETS_EXECUTOR")
     assert importlib.reload(definitions).defs.executor is None
+
+
+GPU_LIMITS = """
+import json
+from dagster_k8s.job import get_user_defined_k8s_config
+from tts_assets.definitions import defs
+limits = {a.key.to_user_string(): get_user_defined_k8s_config(a.op.tags).container_config["resources"]["limits"]
+          for a in defs.assets if a.op.pool == "gpu"}
+print(json.dumps(limits))
+"""
+
+
+def test_the_training_step_requests_the_cards_qwen3_gpus_sets(tmp_path):
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("qwen3:\n  gpus: 2\n")
+    done = subprocess.run([sys.executable, "-c", GPU_LIMITS], env={**os.environ, "TTS_ASSETS_SETTINGS": str(settings)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    limits = json.loads(done.stdout.strip().splitlines()[-1])
+    assert limits["qwen3_checkpoint"] == {"nvidia.com/gpu": "2"}
+    assert {name: limit["nvidia.com/gpu"] for name, limit in limits.items() if name != "qwen3_checkpoint"} == \
+        dict.fromkeys(set(limits) - {"qwen3_checkpoint"}, "1")  # samples, codes, alignment: one card

@@ -8,6 +8,8 @@ it ends (CUDA, once started, could not move anyway), when the kernel drops the l
 a step of Dagster's multiprocess executor is a process of its own, and a `tts-assets` command runs
 a job's steps in one process, which then keeps one card for all of them. The lock folder is the
 machine's, shared by every process and user on it, so daemon runs and commands take turns on a card.
+A step training on several cards (`qwen3.gpus`) takes them all at once or waits, holding none of
+the missing ones meanwhile, so two such steps never each keep half of what the other needs.
 """
 
 from __future__ import annotations
@@ -19,17 +21,18 @@ import subprocess
 import time
 from pathlib import Path
 
+from tts_assets.errors import SettingsError
 from tts_assets.gpu.libraries import driver_present
 
 log = logging.getLogger(__name__)
 
 LOCK_DIR_ENV = "TTS_ASSETS_GPU_LOCKS"
-HELD_ENV = "TTS_ASSETS_GPU_CARD"  # the card a process holds, for its children to use too
+HELD_ENV = "TTS_ASSETS_GPU_CARD"  # the cards a process holds (comma-separated), for its children to use too
 POLL_S = 1.0
 
 _given: list[str] | None = None  # the cards this process was given, read before it narrows them
-_held: str | None = None
-_lock_descriptor: int | None = None  # kept open until the process ends: closing it frees the card
+_held: list[str] = []
+_lock_descriptors: list[int] = []  # kept open until the process ends: closing one frees its card
 
 
 def lock_dir() -> Path:
@@ -108,26 +111,52 @@ def hold_a_card(poll_s: float = POLL_S) -> str | None:
     """Take a card no other process holds, for the rest of this process, and make it the only one
     CUDA sees; return its id (the same on every later call), or None on a machine without cards.
     Waits while every card is held. A child of a process holding a card uses that card."""
-    global _held, _lock_descriptor
-    if _held is None and os.environ.get(HELD_ENV):
-        _held = os.environ[HELD_ENV]
-    if _held is not None:
-        return _held
+    held = hold_cards(1, poll_s)
+    return held[0] if held else None
+
+
+def hold_cards(count: int, poll_s: float = POLL_S) -> list[str]:
+    """`hold_a_card` for `count` cards: this process's first `count` cards, taking the ones it
+    lacks together once that many are free; CUDA then sees every card it holds. [] on a machine
+    without cards; a SettingsError when it is given fewer than `count`."""
+    global _held
+    if not _held and os.environ.get(HELD_ENV):
+        _held = os.environ[HELD_ENV].split(",")
+    if len(_held) >= count:
+        return _held[:count]
     cards = given_cards()
     if not cards:
-        return None
+        return []
+    if len(cards) < count:
+        raise SettingsError(f"{count} GPUs asked for, but this process is given {len(cards)}: {', '.join(cards)}")
     folder = _lock_folder()
     waited = False
     while True:
-        for card in cards:
-            descriptor = _try_lock(folder, card)
-            if descriptor is not None:
-                _held, _lock_descriptor = card, descriptor
-                if "CUDA_VISIBLE_DEVICES" not in os.environ:  # cards as nvidia-smi numbers them
-                    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
-                os.environ.update(CUDA_VISIBLE_DEVICES=card, **{HELD_ENV: card})
-                return card
+        taken = _take(folder, [card for card in cards if card not in _held], count - len(_held))
+        if taken:
+            _held = _held + [card for card, _ in taken]
+            _lock_descriptors.extend(descriptor for _, descriptor in taken)
+            if "CUDA_VISIBLE_DEVICES" not in os.environ:  # cards as nvidia-smi numbers them
+                os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+            os.environ.update(CUDA_VISIBLE_DEVICES=",".join(_held), **{HELD_ENV: ",".join(_held)})
+            return _held[:count]
         if not waited:
-            log.info("waiting for a free GPU: %s held by other processes", ", ".join(cards))
+            wanted = ("a free GPU" if count == 1 else f"{count - len(_held)} more free GPU(s)" if _held
+                      else f"{count} free GPUs")
+            log.info("waiting for %s: %s held by other processes", wanted, ", ".join(cards))
             waited = True
         time.sleep(poll_s)
+
+
+def _take(folder: Path, cards: list[str], count: int) -> list[tuple[str, int]]:
+    """`count` of `cards` locked, or none (the few it got are let go again)."""
+    taken = []
+    for card in cards:
+        descriptor = _try_lock(folder, card)
+        if descriptor is not None:
+            taken.append((card, descriptor))
+            if len(taken) == count:
+                return taken
+    for _, descriptor in taken:
+        os.close(descriptor)
+    return []

@@ -46,6 +46,21 @@ class Batch:
         return Batch(**{k: v.to(device) for k, v in self.__dict__.items()})
 
 
+@dataclass(frozen=True)
+class TargetCounts:
+    """How many targets a loss is the mean over: first codebooks (frames and eos) and the 15 other
+    codebooks of each frame."""
+
+    talker: int
+    sub_talker: int
+
+
+def target_counts(examples: list[Example]) -> TargetCounts:
+    """The targets of these examples, as `collate` places them."""
+    frames = sum(len(e.codes) for e in examples)
+    return TargetCounts(talker=frames + len(examples), sub_talker=frames * 15)
+
+
 def collate(examples: list[Example], config) -> Batch:
     talker = config.talker_config
     lengths = [len(e.text_ids) + len(e.codes) + 8 for e in examples]

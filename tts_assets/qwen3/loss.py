@@ -5,6 +5,10 @@ Sub-talker (code predictor): for frame j, the talker hidden state at the positio
 (the one that predicted its first codebook, as at inference), then the embeddings of codebooks
 0..14 of frame j; its output k predicts codebook k+1. Upstream fed the hidden state of frame j's own
 position (#337) and shifted these labels a second time inside `forward_finetune` (PR #278).
+
+Each loss is a sum over targets divided by a count: by default the batch's own (its mean), in
+training the whole optimizer step's, so micro-batches and processes of different lengths add up
+to the step's mean over all its targets, however the step is split.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from tts_assets.qwen3.batch import IGNORE, SPEAKER_POSITION, Batch
+from tts_assets.qwen3.batch import IGNORE, SPEAKER_POSITION, Batch, TargetCounts
 
 
 @dataclass
@@ -48,7 +52,9 @@ def sub_talker_inputs(model, hidden: torch.Tensor, codes: torch.Tensor) -> torch
     return torch.cat(parts, dim=1)
 
 
-def compute_losses(model, batch: Batch, speaker: torch.Tensor, sub_talker_weight: float) -> Losses:
+def compute_losses(model, batch: Batch, speaker: torch.Tensor, sub_talker_weight: float,
+                   per: TargetCounts | None = None) -> Losses:
+    """The losses summed over the batch's targets and divided by `per` (None: the batch's own counts)."""
     talker = model.talker
     out = talker(
         inputs_embeds=input_embeddings(model, batch, speaker),
@@ -56,8 +62,8 @@ def compute_losses(model, batch: Batch, speaker: torch.Tensor, sub_talker_weight
         output_hidden_states=True,
     )
     logits = out.logits.float()
-    talker_loss = F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), batch.talker_targets.reshape(-1), ignore_index=IGNORE
+    talker_sum = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), batch.talker_targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
     )
     hidden = out.hidden_states[0][-1]
     predicting = hidden[batch.predictor_positions[:, 0], batch.predictor_positions[:, 1]]
@@ -65,5 +71,8 @@ def compute_losses(model, batch: Batch, speaker: torch.Tensor, sub_talker_weight
         inputs_embeds=sub_talker_inputs(model, predicting, batch.predictor_codes)
     )
     sub_logits = predictor.logits.float()  # [N, 15, V]: output k predicts codebook k + 1
-    sub_loss = F.cross_entropy(sub_logits.reshape(-1, sub_logits.shape[-1]), batch.predictor_codes[:, 1:].reshape(-1))
+    sub_targets = batch.predictor_codes[:, 1:].reshape(-1)
+    sub_sum = F.cross_entropy(sub_logits.reshape(-1, sub_logits.shape[-1]), sub_targets, reduction="sum")
+    per = per or TargetCounts(int((batch.talker_targets != IGNORE).sum()), len(sub_targets))
+    talker_loss, sub_loss = talker_sum / per.talker, sub_sum / per.sub_talker
     return Losses(talker_loss + sub_talker_weight * sub_loss, talker_loss, sub_loss)

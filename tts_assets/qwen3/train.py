@@ -4,7 +4,7 @@ fp32 master weights with bf16 autocast on a GPU (fp32 on the CPU): bf16 weights 
 barely move at lr 2e-6. Or, with `qwen3.weights: bfloat16`, bf16 weights with Kahan-compensated
 AdamW, which keeps those updates in 10 bytes a parameter instead of 16. Gradient accumulation,
 clipping, linear warm-up then cosine decay, validation loss each epoch, TensorBoard scalars,
-resumable checkpoints.
+resumable checkpoints. With `qwen3.gpus: N`, N processes train together (`tts_assets.qwen3.distributed`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from tts_assets.models.promotion import read_promoted
 from tts_assets.models.trained_on import dataset_fingerprint, record_trained
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
-from tts_assets.qwen3.batch import Example, collate
+from tts_assets.qwen3 import distributed
+from tts_assets.qwen3.batch import Example, TargetCounts, collate, target_counts
 from tts_assets.qwen3.checkpoint import (checkpoint_bytes, checkpoints, load_training_state, recover, retire_older,
                                          save_checkpoint)
 from tts_assets.qwen3.codes import QWEN3_RATE, load_24k
@@ -56,7 +57,7 @@ class TrainingPlan:
 
     clips: int
     validation_clips: int
-    effective_batch: int  # batch_size × grad_accum
+    effective_batch: int  # batch_size × gpus × grad_accum
     steps_per_epoch: int
     steps: int  # optimizer steps of this round's schedule (warm-up, then cosine to zero)
 
@@ -118,7 +119,7 @@ def _read_rows(layout: DataLayout, voice: str) -> tuple[list[dict], list[dict], 
     return rows, train_rows, [r for r in rows if r["split"] == "val"]
 
 
-RESUMED_SETTINGS = ("batch_size", "grad_accum", "epochs", "lr", "warmup_steps", "weights")
+RESUMED_SETTINGS = ("batch_size", "gpus", "grad_accum", "epochs", "lr", "warmup_steps", "weights")
 
 
 def _resume(previous: list[Path], optimizer, settings: Qwen3Settings, fingerprint: str | None,
@@ -155,12 +156,13 @@ def _resume(previous: list[Path], optimizer, settings: Qwen3Settings, fingerprin
 
 def training_plan(at: Position, settings: Qwen3Settings, clips: int, validation_clips: int) -> TrainingPlan:
     """This round's schedule: the steps done in it plus those the remaining clips take now."""
-    per_epoch = steps_for(clips, settings.batch_size, settings.grad_accum)
+    global_batch = settings.batch_size * settings.gpus
+    per_epoch = steps_for(clips, global_batch, settings.grad_accum)
     remaining = 0
     if at.epoch < settings.epochs:
-        remaining = steps_for(clips - at.clips_done, settings.batch_size, settings.grad_accum)
+        remaining = steps_for(clips - at.clips_done, global_batch, settings.grad_accum)
         remaining += per_epoch * (settings.epochs - at.epoch - 1)
-    return TrainingPlan(clips, validation_clips, settings.batch_size * settings.grad_accum, per_epoch,
+    return TrainingPlan(clips, validation_clips, global_batch * settings.grad_accum, per_epoch,
                         at.step - at.round_start + remaining)
 
 
@@ -173,12 +175,20 @@ def _autocast(device: str, weights: str):
 
 def _log_step(writer, step: int, losses: torch.Tensor, lr: float, grad_norm) -> float:
     total, talker_loss, sub_talker_loss = losses.tolist()
-    writer.add_scalar("train/loss", total, step)
-    writer.add_scalar("train/talker_loss", talker_loss, step)
-    writer.add_scalar("train/sub_talker_loss", sub_talker_loss, step)
-    writer.add_scalar("train/lr", lr, step)
-    writer.add_scalar("train/grad_norm", float(grad_norm), step)
+    if writer is not None:  # None: not the process that writes TensorBoard
+        writer.add_scalar("train/loss", total, step)
+        writer.add_scalar("train/talker_loss", talker_loss, step)
+        writer.add_scalar("train/sub_talker_loss", sub_talker_loss, step)
+        writer.add_scalar("train/lr", lr, step)
+        writer.add_scalar("train/grad_norm", float(grad_norm), step)
     return total
+
+
+def _step_targets(examples: list[Example], batches: list[list[int]], micro: int, grad_accum: int) -> TargetCounts:
+    """The targets of the whole optimizer step `micro` belongs to (a short last one of the epoch too),
+    over every process: each micro-batch's loss is its share of the step's mean."""
+    start = micro - micro % grad_accum
+    return target_counts([examples[i] for batch in batches[start : start + grad_accum] for i in batch])
 
 
 def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_steps: int = 0) -> TrainResult:
@@ -186,14 +196,19 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
 
     `max_steps` stops after that many optimizer steps in total (0: run all epochs).
     """
+    if settings.gpus > 1 and not distributed.in_a_worker():
+        return distributed.launch(train_voice, (layout, voice, settings, max_steps), settings.gpus,
+                                  resolve_device(settings.device))
     from torch.utils.tensorboard import SummaryWriter
 
+    ranks = distributed.ranks()
     rows, train_rows, val_rows = _read_rows(layout, voice)
     device = resolve_device(settings.device)
     base = local_folder(settings.base_model)
     run = run_dir(layout, voice)
-    if run.is_dir():
+    if run.is_dir() and ranks.is_main:
         recover(run)
+    distributed.barrier()  # every process starts from the same checkpoint, recovered once
     previous = checkpoints(run)
     model = load_for_training(previous[-1] if previous else base, device, settings.weights)
     processor = load_text_processor(base)
@@ -209,15 +224,21 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
     fingerprint = dataset_fingerprint(layout, voice)
     at = _resume(previous, optimizer, settings, fingerprint, voice)
     plan = training_plan(at, settings, len(train_examples), len(val_examples))
-    _announce(voice, plan, settings)
+    if ranks.is_main:
+        _announce(voice, plan, settings)
     autocast = _autocast(device, settings.weights)
-    writer = SummaryWriter(str(run / "tensorboard"))
+    writer = SummaryWriter(str(run / "tensorboard")) if ranks.is_main else None
     result = TrainResult(previous[-1] if previous else base, at.step, at.resumed_from, plan)
 
     def speaker_for(batch_rows: list[dict]) -> torch.Tensor:
         return torch.stack([speakers[r["ref_audio"]] for r in batch_rows])
 
-    def save() -> Path:
+    def save() -> None:
+        if ranks.is_main:  # one checkpoint for all processes
+            write_checkpoint()
+        distributed.barrier()  # the others go on once it is whole
+
+    def write_checkpoint() -> Path:
         state = {
             "optimizer": optimizer.state_dict(), "step": at.step, "epoch": at.epoch, "clips_done": at.clips_done,
             "round_start": at.round_start, "torch_rng": torch.get_rng_state(), "settings": settings.model_dump(),
@@ -238,25 +259,28 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
         order = list(range(len(train_examples)))
         random.Random(settings.seed + at.epoch).shuffle(order)
         # From the clip the run reached: a resumed run takes the rest of the epoch's order, in
-        # batches of the batch size it has now.
+        # global batches (batch_size on each process) of the settings it has now.
         rest = order[at.clips_done:]
-        batches = [rest[i : i + settings.batch_size] for i in range(0, len(rest), settings.batch_size)]
-        for micro, indices in enumerate(batches):
-            batch = collate([train_examples[i] for i in indices], model.config).to(device)
-            with autocast:
-                losses = compute_losses(model, batch, speaker_for([train_rows[i] for i in indices]),
-                                        settings.sub_talker_weight)
-            if not torch.isfinite(losses.total):
-                raise TrainingDivergedError(run, at.step, f"the loss ({losses.total.item()})", result.checkpoint,
-                                            f"lower qwen3.lr ({settings.lr}) or check the clips")
-            # Each micro-batch weighs 1/n of its step, n counting a short last group of the epoch too.
-            group_start = micro - micro % settings.grad_accum
-            group_size = min(settings.grad_accum, len(batches) - group_start)
-            (losses.total / group_size).backward()
-            group += torch.stack([losses.total, losses.talker, losses.sub_talker]).detach().float().cpu() / group_size
-            at.clips_done += len(indices)
+        global_batch = settings.batch_size * ranks.world
+        batches = [rest[i : i + global_batch] for i in range(0, len(rest), global_batch)]
+        for micro, global_indices in enumerate(batches):
+            indices = distributed.shard(global_indices, ranks)
+            if indices:  # a short last micro-batch of the epoch may leave a process none
+                batch = collate([train_examples[i] for i in indices], model.config).to(device)
+                with autocast:
+                    losses = compute_losses(model, batch, speaker_for([train_rows[i] for i in indices]),
+                                            settings.sub_talker_weight,
+                                            per=_step_targets(train_examples, batches, micro, settings.grad_accum))
+                if not torch.isfinite(losses.total):
+                    raise TrainingDivergedError(run, at.step, f"the loss ({losses.total.item()})", result.checkpoint,
+                                                f"lower qwen3.lr ({settings.lr}) or check the clips")
+                losses.total.backward()
+                group += torch.stack([losses.total, losses.talker, losses.sub_talker]).detach().float().cpu()
+            at.clips_done += len(global_indices)
             if (micro + 1) % settings.grad_accum and micro != len(batches) - 1:
                 continue
+            distributed.sum_gradients(trainable)
+            distributed.sum_across_ranks(group)
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
             lr = settings.lr * lr_factor(at.step - at.round_start, settings.warmup_steps, plan.steps)
             for param_group in optimizer.param_groups:
@@ -269,7 +293,7 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             group.zero_()
             result.train_losses.append(total)
             result.learning_rates.append(lr)
-            if at.step % 10 == 0 or at.step == 1:
+            if ranks.is_main and (at.step % 10 == 0 or at.step == 1):
                 log.info("%s: step %d/%d epoch %d loss %.4f (%.1f s)", voice, at.step, at.round_start + plan.steps,
                          at.epoch, total, time.monotonic() - started)
             done = max_steps and at.step >= max_steps
@@ -278,21 +302,24 @@ def train_voice(layout: DataLayout, voice: str, settings: Qwen3Settings, max_ste
             if (settings.save_every_steps and at.step % settings.save_every_steps == 0) or done:
                 save()
             if done:
-                writer.close()
+                if writer is not None:
+                    writer.close()
                 return result
         at.clips_done = 0
         at.epoch += 1
         if val_examples:
             result.val_losses.append(evaluate(model, val_examples, val_rows, speaker_for, settings, autocast, device))
-            writer.add_scalar("val/loss", result.val_losses[-1], at.step)
-            log.info("%s: epoch %d validation loss %.4f", voice, at.epoch, result.val_losses[-1])
+            if ranks.is_main:  # every process evaluates (the same weights), so none waits for another
+                writer.add_scalar("val/loss", result.val_losses[-1], at.step)
+                log.info("%s: epoch %d validation loss %.4f", voice, at.epoch, result.val_losses[-1])
         save()
         if max_steps and at.step >= max_steps:
-            writer.close()
-            return result
-    writer.close()
+            break
+    if writer is not None:
+        writer.close()
     # Only a run through all its epochs counts as trained on this data (a stopped one is resumed).
-    record_trained(run, fingerprint, result.checkpoint, at.step)
+    if ranks.is_main and at.epoch >= settings.epochs:
+        record_trained(run, fingerprint, result.checkpoint, at.step)
     return result
 
 

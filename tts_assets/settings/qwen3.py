@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from tts_assets.settings.base import StrictSettings
 
 
@@ -15,7 +17,8 @@ class Qwen3Settings(StrictSettings):
     device: str = "auto"  # auto | cpu | cuda
     encode_batch_size: int = 8
     epochs: int = 10
-    batch_size: int = 4  # micro-batch: what one forward pass holds
+    gpus: int = Field(1, ge=1)  # >1: that many processes, one card each (data parallel)
+    batch_size: int = 4  # micro-batch on each process: the global one is gpus × batch_size
     grad_accum: int = 32  # 4 × 32 = 128 clips a step, upstream's recipe (batch 32 × accumulation 4)
     lr: float = 2e-6  # upstream README; 2e-5 gave noise (QwenLM/Qwen3-TTS #39)
     # float32: fp32 master weights, 16 bytes a parameter (1.7B needs a 48 GB card). bfloat16: bf16

@@ -1,16 +1,18 @@
 """Qwen3-TTS: audio codes → fine-tuned checkpoint → samples of each new checkpoint."""
 
+import os
+
 import dagster as dg
 
 from tts_assets.defs.align.assets import aligned_dataset
 from tts_assets.defs.partitions import voice_partitions
-from tts_assets.defs.gpu import GPU, on_a_free_card
+from tts_assets.defs.gpu import GPU, gpu_step, on_a_free_card, on_free_cards
 from tts_assets.defs.failures import step_failure
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 from tts_assets.qwen3 import paths
 from tts_assets.qwen3.codes import encode_voice_codes
-from tts_assets.settings import Qwen3Settings
+from tts_assets.settings import SETTINGS_ENV, Qwen3Settings, Settings
 
 GROUP = "qwen3"
 
@@ -23,6 +25,7 @@ class Qwen3RunConfig(dg.Config):
     batch_size: int | None = None
     grad_accum: int | None = None
     lr: float | None = None
+    gpus: int | None = None  # on Kubernetes at most the cards its pod requested (TRAINING_GPUS)
     max_steps: int = 0  # stop after this many optimizer steps (0: all epochs)
 
 
@@ -30,6 +33,19 @@ def _settings(tts: TtsAssetsResource, config: Qwen3RunConfig | None = None) -> Q
     overrides = config.model_dump(exclude={"max_steps"}) if config else {}
     return tts.settings().qwen3.with_overrides(**overrides)
 
+
+def _training_gpus() -> int:
+    """The cards the training step's pod requests on Kubernetes: part of the step's definition, so
+    read from the settings file when the definitions load (reload the code location after a change).
+    A settings file that cannot be read leaves one: the definitions still load, and each step
+    reports the file's error in its one line."""
+    try:
+        return Settings.load(os.environ.get(SETTINGS_ENV)).qwen3.gpus
+    except TtsAssetsError:
+        return 1
+
+
+TRAINING_GPUS = _training_gpus()
 
 
 @dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[aligned_dataset], **GPU)
@@ -50,9 +66,9 @@ def qwen3_codes(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: 
     })
 
 
-@dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[qwen3_codes], **GPU,
+@dg.asset(partitions_def=voice_partitions, group_name=GROUP, deps=[qwen3_codes], **gpu_step(TRAINING_GPUS),
           kinds={"pytorch"})
-@on_a_free_card
+@on_free_cards(lambda config, tts: _settings(tts, config).gpus)
 def qwen3_checkpoint(context: dg.AssetExecutionContext, config: Qwen3RunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The voice's fine-tuned custom-voice checkpoint (resumes a killed run from its last checkpoint)."""
     from tts_assets.qwen3.checkpoint import checkpoint_bytes
