@@ -1,0 +1,108 @@
+"""The book's own text as the clips' transcripts: reading it, locating ASR segments in it, and a
+whole ingest of speech read from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tts_assets.errors import InputFileError
+from tts_assets.text.book_text import read_book_text, words_of
+from tts_assets.text.locate import BOOK, MISMATCH, NOT_IN_BOOK, coverage, locate_segments
+
+FRONT_MATTER = (
+    "The Project Gutenberg eBook of A Test Book\n\n"
+    "This eBook is for the use of anyone anywhere at no cost.\n\n"
+    "Contents\n\nChapter One\nChapter Two\n\n"
+)
+CHAPTER_ONE = [
+    "It was a dark night — and cold.",
+    "She called the office, and the machine said: Comedian Mail. Mailbox?",
+    "The phone rang twice before anyone answered it.",
+]
+SKIPPED = "This paragraph the reader skipped entirely, every word of it, from the first to the last."
+CHAPTER_TWO = ["He said nothing at all, and left the house in 1984."]
+BOOK_TEXT = (FRONT_MATTER + "Chapter One\n\n" + " ".join(CHAPTER_ONE) + "\n\n" + SKIPPED
+             + "\n\nChapter Two\n\n" + " ".join(CHAPTER_TWO) + "\n")
+
+
+def _locate(segments: list[str]):
+    book = words_of(BOOK_TEXT)
+    return book, list(locate_segments(book, [s.split() for s in segments]))
+
+
+def test_segments_take_the_book_words_past_front_matter_intro_and_skipped_paragraph():
+    book, found = _locate([
+        "This recording is in the public domain.",  # a spoken intro the text does not have
+        "Chapter one.",
+        "It was a dark night and cold.",
+        "She called the office and the machine said comedian male male box?",  # ASR errors
+        "The phone rang twice before anyone answered it.",
+        "Chapter two. He said nothing at all and left the house in nineteen eighty four.",
+    ])
+    assert [f.verdict for f in found] == [NOT_IN_BOOK] + [BOOK] * 5
+    # The heading is found where it opens the chapter, not in the table of contents.
+    assert found[1].text == "Chapter One" and found[1].first > BOOK_TEXT.split().index("Contents") + 4
+    assert [f.text for f in found[2:5]] == CHAPTER_ONE
+    assert found[5].text == "Chapter Two " + CHAPTER_TWO[0]
+    # Each ASR word carries the book's words aligned with it; together they are the segment's text.
+    assert " ".join(t for t in found[3].word_texts if t) == CHAPTER_ONE[1]
+    assert found[3].word_texts[-3:] == ["Mail.", "", "Mailbox?"]
+    assert found[5].word_texts[-4:] == ["in", "", "", "1984."]
+    share, stretches = coverage(book, found)
+    longest = " ".join(BOOK_TEXT.split()[stretches[0].first:stretches[0].last + 1])
+    assert longest.startswith("The Project Gutenberg") and longest.endswith("Chapter Two")
+    assert " ".join(BOOK_TEXT.split()[stretches[1].first:stretches[1].last + 1]) == SKIPPED
+    assert len(stretches) == 2
+    words = sum(1 for form in book.forms if form)  # "—" is no word to find
+    assert share == pytest.approx(1 - (stretches[0].words + stretches[1].words) / words)
+
+
+def test_audio_that_says_otherwise_than_the_book_is_a_mismatch():
+    _, found = _locate([
+        "It was a dark night and cold.",
+        "She called the office and the machine said something else entirely to her.",
+        "The phone rang twice before anyone answered it.",
+    ])
+    assert [f.verdict for f in found] == [BOOK, MISMATCH, BOOK]
+    assert 0.25 < found[1].mismatch < 0.5 and found[1].text == ""
+    assert found[2].text == CHAPTER_ONE[2]
+
+
+def test_read_markdown_keeps_words_and_drops_markup(tmp_path):
+    path = tmp_path / "book.md"
+    path.write_text("# Chapter One\n\nIt was *a* dark [night](x.html).\nAnd `cold`.\n\n- Yes.\n")
+    book = read_book_text(path)
+    assert book.quote(0, len(book.forms) - 1) == "Chapter One It was a dark night. And cold. Yes."
+
+
+def test_read_epub_in_spine_order_without_the_navigation(tmp_path):
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("test-book")
+    book.set_title("A Test Book")
+    book.set_language("en")
+    chapters = []
+    for number, body in [(1, "<h1>Chapter One</h1><p>It was a dark night.</p><p>And cold.</p>"),
+                         (2, "<h1>Chapter Two</h1><p>He left.</p>")]:
+        chapter = epub.EpubHtml(title=f"Chapter {number}", file_name=f"ch{number}.xhtml", lang="en")
+        chapter.content = f"<html><body>{body}</body></html>"
+        book.add_item(chapter)
+        chapters.append(chapter)
+    book.toc = chapters
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", chapters[1], chapters[0]]  # the spine, not the file names, gives the order
+    path = tmp_path / "book.epub"
+    epub.write_epub(str(path), book)
+    text = read_book_text(path)
+    assert text.quote(0, len(text.forms) - 1) == "Chapter Two He left. Chapter One It was a dark night. And cold."
+
+
+def test_an_unreadable_book_text_names_the_file(tmp_path):
+    broken = tmp_path / "book.epub"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(InputFileError, match=r"book\.epub: not a readable epub file"):
+        read_book_text(broken)
+    with pytest.raises(InputFileError, match=r"book\.pdf: not a book text"):
+        read_book_text(tmp_path / "book.pdf")
