@@ -14,6 +14,7 @@ from tts_assets.errors import TtsAssetsError
 from tts_assets.layout import DATA_ROOT_ENV, DataLayout, resolve_data_root, slugify
 from tts_assets.dataset.keys import claim_voice
 from tts_assets.dataset.sources import BookSource, register_book
+from tts_assets.text.book_text import read_book_text
 
 data_root_option = click.option(
     "--data-root",
@@ -95,18 +96,24 @@ def main(verbose: bool) -> None:
 @click.option("--segments-jsonl", type=click.Path(dir_okay=False), help="Use these segments (start, end, text) instead of ASR.")
 @click.option("--asr-model", help="faster-whisper model name, or a local CTranslate2 folder (offline).")
 @click.option("--language", help="Language code (default: detect).")
+@click.option("--book-text", type=click.Path(dir_okay=False),
+              help="The book's own text (.txt, .md or .epub): clips found in it carry its words.")
 @data_root_option
-def ingest(audio, voice, segments_jsonl, asr_model, language, data_root) -> None:
+def ingest(audio, voice, segments_jsonl, asr_model, language, book_text, data_root) -> None:
     """Build VOICE's dataset from the audiobook AUDIO (m4b/m4a/mp3/wav/flac)."""
     layout = _use_data_root(data_root)
     audio_path = Path(audio)
     if not audio_path.is_file():
         _fail(f"{audio}: no such file")
-    if segments_jsonl and not Path(segments_jsonl).is_file():
-        _fail(f"{segments_jsonl}: no such file")
+    for given in (segments_jsonl, book_text):
+        if given and not Path(given).is_file():
+            _fail(f"{given}: no such file")
     try:
+        if book_text:  # a text that cannot be read fails here, before any transcription
+            read_book_text(book_text)
         voice = claim_voice(layout, voice)
-        source = BookSource("audiobook", str(audio_path), segments_jsonl, asr_model=asr_model, language=language)
+        source = BookSource("audiobook", str(audio_path), segments_jsonl, asr_model=asr_model, language=language,
+                            book_text=book_text)
         book = register_book(layout, voice, source)
         summary = _run_dataset_build(layout, voice, book)
     except TtsAssetsError as error:

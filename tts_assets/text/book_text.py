@@ -46,6 +46,11 @@ def matching_form(word: str) -> str:
     return " ".join(w.replace("'", "") for w in spoken) or re.sub(r"[\W_]+", "", word.lower())
 
 
+def matching_words(text: str) -> str:
+    """A text's matching forms, to tell whether two texts say the same words."""
+    return " ".join(form for form in map(matching_form, text.split()) if form)
+
+
 def words_of(text: str, path: str = "") -> BookText:
     starts, ends, forms = [], [], []
     for match in re.finditer(r"\S+", text):

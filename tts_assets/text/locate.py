@@ -22,20 +22,11 @@ from dataclasses import dataclass, field
 
 import edlib
 
+from tts_assets.settings import BookTextSettings
 from tts_assets.text.book_text import BookText, matching_form
 
 BOOK, NOT_IN_BOOK, MISMATCH = "book", "not_in_book", "mismatch"
 MAX_HELD = 4  # unfound segments kept back to be looked for before the next one found
-
-
-@dataclass(frozen=True)
-class LocateRules:
-    max_mismatch: float = 0.25
-    not_in_book_mismatch: float = 0.5
-    search_chars: int = 50_000
-    # A shorter segment ("Yes.") matches by chance somewhere in a long window: it is looked for only
-    # just past the previous one, and never moves the cursor far.
-    min_search_chars: int = 16
 
 
 @dataclass(frozen=True)
@@ -107,7 +98,7 @@ def _target_positions(cigar: str, query_length: int) -> list[int]:
 class BookLocator:
     """Locates segments one after another; `locate` takes the next segment's ASR words."""
 
-    def __init__(self, book: BookText, rules: LocateRules = LocateRules()):
+    def __init__(self, book: BookText, rules: BookTextSettings = BookTextSettings()):
         self.book, self.rules = book, rules
         self.matching = _MatchingText(book)
         self.cursor = 0  # position in the matching text past the last located segment
@@ -207,7 +198,7 @@ class BookLocator:
         return Location(BOOK, round(mismatch, 4), first, last, self.book.quote(first, last), word_texts)
 
 
-def locate_segments(book: BookText, segments: Iterable[list[str]], rules: LocateRules = LocateRules()
+def locate_segments(book: BookText, segments: Iterable[list[str]], rules: BookTextSettings = BookTextSettings()
                     ) -> Iterator[Location]:
     """Each segment's location, in order; a segment is its ASR words. Short segments not found are
     held (a few at most) until the next one is found, then looked for just before it."""
