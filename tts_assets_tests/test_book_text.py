@@ -106,3 +106,92 @@ def test_an_unreadable_book_text_names_the_file(tmp_path):
         read_book_text(broken)
     with pytest.raises(InputFileError, match=r"book\.pdf: not a book text"):
         read_book_text(tmp_path / "book.pdf")
+
+
+# A book as Project Gutenberg gives it, and a reading of it: a spoken intro the text lacks, both
+# headings read, the second paragraph of chapter one skipped.
+GUTENBERG = (
+    "The Project Gutenberg eBook of The Sample Novel\n\n"
+    "This ebook is for the use of anyone anywhere in the United States at no cost.\n\n"
+    "Title: The Sample Novel\nAuthor: Anonymous\n\n"
+    "Contents\n\nChapter One\nChapter Two\n\n"
+)
+READ_PARAGRAPHS = [
+    ["It is a truth universally acknowledged, that a single man must be in want of a wife.",
+     "Mister Bennet met Bingley at Netherfield, a week before Michaelmas."],
+    ["The horses had three times already come to a stop, in the thick mud of the Dover road.",
+     "Nobody on the road could see more than a few yards ahead in the mist."],
+]
+SKIPPED_PARAGRAPH = "Quoyle the harbourmaster counted seventeen lobster pots along the grey breakwater."
+LAST_PARAGRAPH = ["The old clock in the hall struck seven, and the house was quiet again at last."]
+INTRO = "This is a recording made for testing, and it is in the public domain."
+
+
+def _write_gutenberg_book(path):
+    path.write_text(
+        GUTENBERG + "Chapter One\n\n" + " ".join(READ_PARAGRAPHS[0]) + "\n\n" + SKIPPED_PARAGRAPH + "\n\n"
+        + " ".join(READ_PARAGRAPHS[1]) + "\n\nChapter Two\n\n" + " ".join(LAST_PARAGRAPH) + "\n"
+    )
+    return path
+
+
+def test_ingest_with_the_book_text_gives_clips_the_book_words(data_root, tmp_path, whisper_tiny):
+    import json
+
+    import soundfile as sf
+
+    from tts_assets.dataset import book as book_stages
+    from tts_assets.dataset.sources import BookSource, register_book
+    from tts_assets.layout import DataLayout
+    from tts_assets.manifest.io import read_jsonl
+    from tts_assets.sample_book import PIPER_RATE, synthesize
+    from tts_assets.settings import DatasetSettings
+    from tts_assets.text.book_text import matching_words
+
+    book_text = _write_gutenberg_book(tmp_path / "novel.txt")
+    read = [*READ_PARAGRAPHS[0], *READ_PARAGRAPHS[1], *LAST_PARAGRAPH]
+    spoken = [INTRO, "Chapter One.", *READ_PARAGRAPHS[0], *READ_PARAGRAPHS[1], "Chapter Two.", *LAST_PARAGRAPH]
+    audio, _ = synthesize(spoken, pause_s=0.8)
+    sf.write(tmp_path / "novel.wav", audio, PIPER_RATE)
+
+    layout = DataLayout(data_root)
+    settings = DatasetSettings().model_copy(update={"asr": DatasetSettings().asr.with_overrides(
+        model=whisper_tiny, language="en")})
+    book = register_book(layout, "v", BookSource("audiobook", str(tmp_path / "novel.wav"), book_text=str(book_text)))
+    book_stages.probe_book(layout, "v", book, settings)
+    book_stages.transcribe_book(layout, "v", book, settings)
+    report = book_stages.locate_book(layout, "v", book, settings.book_text)
+    book_stages.plan_book(layout, "v", book, settings.merge)
+    summary = book_stages.cut_book(layout, "v", book, settings.clips, settings.merge)
+    clips = list(read_jsonl(layout.book_clips_manifest(voice="v", book=book)))
+    rejections = list(read_jsonl(layout.book_rejections("v", book)))
+
+    from_book = [c for c in clips if c["text_source"] == "book"]
+    # Each clip carries whole sentences (and the headings read with them) exactly as the book
+    # writes them, and every sentence read is in exactly one clip.
+    units = ["Chapter One", *READ_PARAGRAPHS[0], *READ_PARAGRAPHS[1], "Chapter Two", *LAST_PARAGRAPH]
+    covered = []
+    for clip in from_book:
+        runs = [(i, j) for i in range(len(units)) for j in range(i + 1, len(units) + 1)
+                if " ".join(units[i:j]) == clip["text"]]
+        assert runs, f"{clip['text']!r} is not the book's words"
+        covered += units[runs[0][0]:runs[0][1]]
+    assert [u for u in covered if u in read] == read
+    # The ASR's own words are kept beside them; the book corrected some of them.
+    assert all(c["text_asr"] for c in from_book)
+    corrected = [c for c in from_book if matching_words(c["text"]) != matching_words(c["text_asr"])]
+    assert corrected and summary["clips_corrected_by_book"] == len(corrected)
+    # The skipped paragraph is in no clip, neither as the book's words nor as the ASR's.
+    for row in clips + rejections:
+        assert "harbourmaster" not in (row["text"] or "").lower() + (row.get("text_asr") or "").lower()
+    # The intro is kept with the ASR's words, said so, or rejected: never given the book's words.
+    intro = [c for c in clips if "recording" in c["text"].lower()]
+    assert all(c["text_source"] == "asr" and c["text_asr"] is None for c in intro)
+    assert intro or any("recording" in (r["text"] or "").lower() for r in rejections)
+
+    saved = json.loads(layout.book_text_report("v", book).read_text())
+    assert saved == report and 0.5 < report["coverage"] < 0.95 and summary["book_text_coverage"] == report["coverage"]
+    excerpts = [s["excerpt"] for s in report["longest_unmatched"]]
+    assert excerpts[0].startswith("The Project Gutenberg eBook")
+    assert any(e.startswith("Quoyle the harbourmaster counted") for e in excerpts)
+    assert report["segments_corrected"] >= 1 and report["segments"]["text_mismatch"] == 0
