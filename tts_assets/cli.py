@@ -119,6 +119,20 @@ def ingest(audio, voice, segments_jsonl, asr_model, language, book_text, data_ro
     except TtsAssetsError as error:
         _fail(str(error))
     _print_summary(layout, voice, summary)
+    if book_text:
+        _print_book_text(layout, voice, book)
+
+
+def _print_book_text(layout: DataLayout, voice: str, book: str) -> None:
+    report = json.loads(layout.book_text_report(voice, book).read_text())
+    clips = json.loads(layout.book_summary(voice, book).read_text())
+    from_book = clips["clips_by_text_source"].get("book", 0)
+    click.echo(
+        f"  book text: {report['coverage']:.0%} of its words found in the audio; {from_book} of "
+        f"{clips['clips']} clips carry its words, and the ASR alone would have got "
+        f"{clips['clips_corrected_by_book']} of them wrong; {report['segments']['text_mismatch']} "
+        f"segments rejected text_mismatch ({layout.book_text_report(voice, book)})"
+    )
 
 
 @main.command("ingest-transcript")
@@ -353,4 +367,4 @@ def make_sample(out_dir, repeat) -> None:
     from tts_assets.sample_book import make_sample_audiobook
 
     book = make_sample_audiobook(Path(out_dir), repeat=repeat)
-    click.echo(f"{book.audio} ({book.duration / 60:.1f} min); truth: {book.truth}")
+    click.echo(f"{book.audio} ({book.duration / 60:.1f} min); truth: {book.truth}; book text: {book.text}")

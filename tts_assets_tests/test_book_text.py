@@ -3,10 +3,25 @@ whole ingest of speech read from it."""
 
 from __future__ import annotations
 
-import pytest
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+import soundfile as sf
+from ebooklib import epub
+
+from tts_assets.dataset import book as book_stages
+from tts_assets.dataset.inbox import scan_inbox
+from tts_assets.dataset.sources import BookSource, register_book
 from tts_assets.errors import InputFileError
-from tts_assets.text.book_text import read_book_text, words_of
+from tts_assets.layout import DataLayout
+from tts_assets.manifest.io import read_jsonl
+from tts_assets.sample_book import PIPER_RATE, synthesize
+from tts_assets.settings import DatasetSettings
+from tts_assets.text.book_text import matching_words, read_book_text, words_of
 from tts_assets.text.locate import BOOK, MISMATCH, NOT_IN_BOOK, coverage, locate_segments
 
 FRONT_MATTER = (
@@ -76,8 +91,6 @@ def test_read_markdown_keeps_words_and_drops_markup(tmp_path):
 
 
 def test_read_epub_in_spine_order_without_the_navigation(tmp_path):
-    from ebooklib import epub
-
     book = epub.EpubBook()
     book.set_identifier("test-book")
     book.set_title("A Test Book")
@@ -136,18 +149,6 @@ def _write_gutenberg_book(path):
 
 
 def test_ingest_with_the_book_text_gives_clips_the_book_words(data_root, tmp_path, whisper_tiny):
-    import json
-
-    import soundfile as sf
-
-    from tts_assets.dataset import book as book_stages
-    from tts_assets.dataset.sources import BookSource, register_book
-    from tts_assets.layout import DataLayout
-    from tts_assets.manifest.io import read_jsonl
-    from tts_assets.sample_book import PIPER_RATE, synthesize
-    from tts_assets.settings import DatasetSettings
-    from tts_assets.text.book_text import matching_words
-
     book_text = _write_gutenberg_book(tmp_path / "novel.txt")
     read = [*READ_PARAGRAPHS[0], *READ_PARAGRAPHS[1], *LAST_PARAGRAPH]
     spoken = [INTRO, "Chapter One.", *READ_PARAGRAPHS[0], *READ_PARAGRAPHS[1], "Chapter Two.", *LAST_PARAGRAPH]
@@ -195,3 +196,53 @@ def test_ingest_with_the_book_text_gives_clips_the_book_words(data_root, tmp_pat
     assert excerpts[0].startswith("The Project Gutenberg eBook")
     assert any(e.startswith("Quoyle the harbourmaster counted") for e in excerpts)
     assert report["segments_corrected"] >= 1 and report["segments"]["text_mismatch"] == 0
+
+
+def test_a_book_text_beside_inbox_audio_is_the_book_text(tmp_path):
+    layout = DataLayout(tmp_path)
+    voice_dir = tmp_path / "inbox" / "reader"
+    voice_dir.mkdir(parents=True)
+    for name in ("novel.m4b", "other.mp3"):
+        (voice_dir / name).write_bytes(b"audio")
+    _write_gutenberg_book(voice_dir / "novel.epub.txt")  # not the text of "novel": another stem
+    _write_gutenberg_book(voice_dir / "novel.md")
+    first = {item.book: item for item in scan_inbox(layout).items}
+    assert first["novel"].source.book_text == str(voice_dir / "novel.md")
+    assert first["other"].source.book_text is None
+    (voice_dir / "novel.md").write_text("# Chapter One\n\nEdited.\n")  # an edited text rebuilds the book
+    assert scan_inbox(layout).items[0].fingerprint != first["novel"].fingerprint
+
+
+# Sense and Sensibility as printed (chapter 1): the LibriVox clips of conftest read these words, and
+# the stretch between the third and fourth clip is not in them.
+AUSTEN = [
+    "and Mr. John Dashwood had then leisure to consider how much there might be prudently in his power "
+    "to do for them.",
+    "He was not an ill-disposed young man,",
+    "unless to be rather cold-hearted and rather selfish is to be ill-disposed:",
+    "Had he married a more amiable woman, he might have been made still more respectable than he was:—",
+    "he might even have been made amiable himself;",
+]
+AUSTEN_UNREAD = "but he was, in general, well respected; for he conducted himself with propriety in the " \
+                "discharge of his ordinary duties."
+
+
+def test_cli_ingest_of_a_real_recording_with_its_book_text(tmp_path, librivox_book, whisper_tiny, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    text = tmp_path / "sense_and_sensibility.md"
+    text.write_text("# Sense and Sensibility\n\nby Jane Austen\n\n## CHAPTER 1\n\n" + " ".join(AUSTEN[:3])
+                    + " " + AUSTEN_UNREAD + " " + " ".join(AUSTEN[3:]) + " For he was very young when he married.\n")
+    data_root = tmp_path / "d"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "tts-assets"), "ingest", str(librivox_book.audio), "Reader",
+         "--asr-model", whisper_tiny, "--language", "en", "--book-text", str(text), "--data-root", str(data_root)],
+        capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = list(read_jsonl(DataLayout(data_root).train_manifest("reader")))
+    assert [r["text"] for r in rows] == AUSTEN and {r["text_source"] for r in rows} == {"book"}
+    assert "book text: " in result.stdout and "of its words found in the audio; 5 of 5 clips" in result.stdout
+    missing = subprocess.run(
+        [str(Path(sys.executable).parent / "tts-assets"), "ingest", str(librivox_book.audio), "Reader",
+         "--book-text", str(tmp_path / "book.pdf"), "--data-root", str(data_root)],
+        capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    assert missing.returncode == 2 and missing.stderr.strip().endswith("book.pdf: no such file")

@@ -53,7 +53,8 @@ def matching_words(text: str) -> str:
 
 def words_of(text: str, path: str = "") -> BookText:
     starts, ends, forms = [], [], []
-    for match in re.finditer(r"\S+", text):
+    # A dash ends the word before it: "was:—he" is "was:—" and "he", both found when spoken.
+    for match in re.finditer(r"[^\s—–]+[—–]*|[—–]+", text):
         starts.append(match.start())
         ends.append(match.end())
         forms.append(matching_form(match.group()))
