@@ -246,3 +246,18 @@ def test_cli_ingest_of_a_real_recording_with_its_book_text(tmp_path, librivox_bo
          "--book-text", str(tmp_path / "book.pdf"), "--data-root", str(data_root)],
         capture_output=True, text=True, env=dict(os.environ), timeout=600)
     assert missing.returncode == 2 and missing.stderr.strip().endswith("book.pdf: no such file")
+
+
+def test_a_clip_never_mixes_the_book_text_with_the_asr_text():
+    from tts_assets.segments.merge import plan_spans
+    from tts_assets.segments.model import Segment, Word
+    from tts_assets.settings import MergeRules
+
+    intro = Segment("b:1", 0.0, 1.5, "Read for LibriVox.", (Word(" Read", 0.0, 0.4), Word(" for", 0.5, 0.7),
+                                                          Word(" LibriVox.", 0.8, 1.5)))
+    words = (Word(" Chapter", 1.7, 2.1, asr=" chapter"), Word(" One", 2.2, 2.6, asr=" won."))
+    heading = Segment("b:2", 1.7, 2.6, "Chapter One", words, "book", "chapter won.")
+    # 1.5 s, then 0.2 s of pause: spans shorter than merge_below_s (2 s) take their neighbour.
+    spans = plan_spans([intro, heading], MergeRules(min_clip_s=0.5)).spans
+    assert [(s.text, s.text_source, s.text_asr) for s in spans] == [
+        ("Read for LibriVox.", "asr", None), ("Chapter One", "book", "chapter won.")]
