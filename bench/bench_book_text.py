@@ -51,7 +51,7 @@ def main() -> None:
     from tts_assets.layout import DataLayout
     from tts_assets.segments.model import Segment
     from tts_assets.settings import DatasetSettings
-    from tts_assets.text.book_text import read_book_text, words_of
+    from tts_assets.text.book_text import matching_words, read_book_text, words_of
     from tts_assets.text.locate import locate_segments
 
     book = sample_book(args.work, args.minutes)
@@ -76,6 +76,9 @@ def main() -> None:
             seconds[name] = round(time.perf_counter() - started, 3)
             print(f"{name}: {seconds[name]:.2f} s", flush=True)
         segments = [Segment.from_dict(r) for r in read_jsonl(layout.transcript_file("bench", key))]
+        corrected = [{"book": c["text"], "asr": c["text_asr"]}
+                     for c in read_jsonl(layout.book_clips_manifest("bench", key))
+                     if c["text_source"] == "book" and matching_words(c["text"]) != matching_words(c["text_asr"])]
 
     # Linearity: the transcript read `scale` times through a text `scale` times as long.
     text = read_book_text(text_path)
@@ -104,6 +107,7 @@ def main() -> None:
         "clips": summary["clips"],
         "clips_by_text_source": summary["clips_by_text_source"],
         "clips_corrected_by_book": summary["clips_corrected_by_book"],
+        "corrected_examples": corrected[:12],
         "locator_scaling": scaling,
         "locator_time_ratio": round(scaling[args.scale]["seconds"] / max(scaling[1]["seconds"], 1e-9), 2),
     }

@@ -19,6 +19,8 @@ BOOK_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".epub")
 _BLOCKS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
            "section", "article", "header", "footer", "dt", "dd", "figcaption", "hr", "table")
 _PLAIN_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")  # letters only: no normalizing needed
+# "Mr." is read "mister", as an ASR may write it: short words with a period go through the normalizer.
+_MAYBE_ABBREVIATION = re.compile(r"[^\W\d_]{1,4}\.")
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,9 @@ class BookText:
 
 
 def matching_form(word: str) -> str:
-    """Lowercase letters and digits as spoken: "Mailbox?" → "mailbox", "1984" → "one thousand nine
-    hundred and eighty four", "don't" → "dont"; punctuation alone → ""."""
-    if _PLAIN_WORD.fullmatch(word.strip("\"'“”‘’«»()[]{}.,;:!?—–-…*_")):
+    """Lowercase letters as spoken: "Mailbox?" → "mailbox", "1984," → "nineteen eighty four",
+    "don't" → "dont", "Mr." → "mister"; punctuation alone → ""."""
+    if _PLAIN_WORD.fullmatch(word.strip("\"'“”‘’«»()[]{}.,;:!?—–-…*_")) and not _MAYBE_ABBREVIATION.fullmatch(word):
         return re.sub(r"[\W_]+", "", word.lower())
     try:  # digits and symbols: the normalizer spells what it can ("$5", "3rd", "10%")
         spoken = spoken_words(normalize_text(word))
