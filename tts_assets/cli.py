@@ -14,6 +14,7 @@ from tts_assets.errors import TtsAssetsError
 from tts_assets.layout import DATA_ROOT_ENV, DataLayout, resolve_data_root, slugify
 from tts_assets.dataset.keys import claim_voice
 from tts_assets.dataset.sources import BookSource, register_book
+from tts_assets.text.book_text import read_book_text
 
 data_root_option = click.option(
     "--data-root",
@@ -97,24 +98,43 @@ def main(verbose: bool) -> None:
 @click.option("--language", help="Language code (default: detect).")
 @click.option("--verify-asr-model", help="A second faster-whisper model (name or folder) that hears every transcribed "
                                          "segment again; segments it hears otherwise are rejected (asr_disagreement).")
+@click.option("--book-text", type=click.Path(dir_okay=False),
+              help="The book's own text (.txt, .md or .epub): clips found in it carry its words.")
 @data_root_option
-def ingest(audio, voice, segments_jsonl, asr_model, language, verify_asr_model, data_root) -> None:
+def ingest(audio, voice, segments_jsonl, asr_model, language, verify_asr_model, book_text, data_root) -> None:
     """Build VOICE's dataset from the audiobook AUDIO (m4b/m4a/mp3/wav/flac)."""
     layout = _use_data_root(data_root)
     audio_path = Path(audio)
     if not audio_path.is_file():
         _fail(f"{audio}: no such file")
-    if segments_jsonl and not Path(segments_jsonl).is_file():
-        _fail(f"{segments_jsonl}: no such file")
+    for given in (segments_jsonl, book_text):
+        if given and not Path(given).is_file():
+            _fail(f"{given}: no such file")
     try:
+        if book_text:  # a text that cannot be read fails here, before any transcription
+            read_book_text(book_text)
         voice = claim_voice(layout, voice)
         source = BookSource("audiobook", str(audio_path), segments_jsonl, asr_model=asr_model, language=language,
-                            verify_asr_model=verify_asr_model)
+                            verify_asr_model=verify_asr_model, book_text=book_text)
         book = register_book(layout, voice, source)
         summary = _run_dataset_build(layout, voice, book)
     except TtsAssetsError as error:
         _fail(str(error))
     _print_summary(layout, voice, summary)
+    if book_text:
+        _print_book_text(layout, voice, book)
+
+
+def _print_book_text(layout: DataLayout, voice: str, book: str) -> None:
+    report = json.loads(layout.book_text_report(voice, book).read_text())
+    clips = json.loads(layout.book_summary(voice, book).read_text())
+    from_book = clips["clips_by_text_source"].get("book", 0)
+    click.echo(
+        f"  book text: {report['coverage']:.0%} of its words found in the audio; {from_book} of "
+        f"{clips['clips']} clips carry its words, and the ASR alone would have got "
+        f"{clips['clips_corrected_by_book']} of them wrong; {report['segments']['text_mismatch']} "
+        f"segments rejected text_mismatch ({layout.book_text_report(voice, book)})"
+    )
 
 
 @main.command("ingest-transcript")
@@ -350,4 +370,4 @@ def make_sample(out_dir, repeat) -> None:
     from tts_assets.sample_book import make_sample_audiobook
 
     book = make_sample_audiobook(Path(out_dir), repeat=repeat)
-    click.echo(f"{book.audio} ({book.duration / 60:.1f} min); truth: {book.truth}")
+    click.echo(f"{book.audio} ({book.duration / 60:.1f} min); truth: {book.truth}; book text: {book.text}")

@@ -68,6 +68,18 @@ class DataLayout:
     def transcript_rejections(self, voice: str, book: str) -> Path:
         return self.book_dir(voice, book) / "segments_rejected.jsonl"
 
+    def located_file(self, voice: str, book: str) -> Path:
+        """The segments with the book's own words where they were found in its text."""
+        return self.book_dir(voice, book) / "located.jsonl"
+
+    def located_rejections(self, voice: str, book: str) -> Path:
+        """Segments whose audio says otherwise than the book's text (text_mismatch)."""
+        return self.book_dir(voice, book) / "located_rejected.jsonl"
+
+    def book_text_report(self, voice: str, book: str) -> Path:
+        """How much of the book's text the audio reads, its longest unread stretches, the verdicts."""
+        return self.book_dir(voice, book) / "book_text.json"
+
     def merged_file(self, voice: str, book: str) -> Path:
         return self.book_dir(voice, book) / "merged.jsonl"
 

@@ -1,7 +1,8 @@
 """A sample audiobook the project makes itself: known text read by the offline Piper voice.
 
-Two chapters (m4b with chapter marks), sentences separated by known pauses, and a truth file
-with every sentence's time span, so tests can score transcription and cut placement.
+Two chapters (m4b with chapter marks), sentences separated by known pauses, a truth file with
+every sentence's time span, so tests can score transcription and cut placement, and the book's own
+text (`<name>.txt`, headings and paragraphs as a book prints them) for `ingest --book-text`.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class SampleBook:
     audio: Path
     truth: Path  # JSONL: one sentence per line with start, end, text, chapter
     duration: float
+    text: Path  # the book's own text: each chapter's title (not read aloud) and its sentences
 
 
 def _piper_voice():
@@ -120,12 +122,14 @@ def make_sample_audiobook(out_dir: Path, repeat: int = 1, name: str = "sample_bo
     out_dir.mkdir(parents=True, exist_ok=True)
     # Half a second of silence first, as recordings have: a book does not start mid-word.
     pieces, truth, chapters = [np.zeros(int(LEAD_IN_S * PIPER_RATE), dtype=np.float32)], [], []
+    book_text = []
     position = LEAD_IN_S
     for round_index in range(repeat):
         for chapter_index, (title, sentences) in enumerate(CHAPTERS):
             number = round_index * len(CHAPTERS) + chapter_index + 1
             audio, spans = synthesize(sentences)
             chapters.append((f"{title}" if repeat == 1 else f"Chapter {number}", position if chapters else 0.0))
+            book_text += [chapters[-1][0], " ".join(sentences)]
             for start, end, text in spans:
                 truth.append(
                     {"start": position + start, "end": position + end, "text": text, "chapter": number}
@@ -156,4 +160,7 @@ def make_sample_audiobook(out_dir: Path, repeat: int = 1, name: str = "sample_bo
     truth_path = out_dir / f"{name}.truth.jsonl"
     with atomic_path(truth_path) as out:
         out.write_text("".join(json.dumps(row) + "\n" for row in truth))
-    return SampleBook(target, truth_path, duration)
+    text_path = out_dir / f"{name}.txt"
+    with atomic_path(text_path) as out:
+        out.write_text("\n\n".join(book_text) + "\n")
+    return SampleBook(target, truth_path, duration, text_path)

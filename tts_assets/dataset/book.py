@@ -1,4 +1,4 @@
-"""The per-book stages: probe → transcript segments → clip spans → clips.
+"""The per-book stages: probe → transcript segments → located in the book's text → clip spans → clips.
 
 Each stage reads the previous stage's files and writes its own atomically under
 `work/<voice>/<book>/`, so each can be re-run alone. Every input unit (a transcript segment,
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from tts_assets.asr.whisper import load_model, resolve_model, transcribe
@@ -20,11 +23,13 @@ from tts_assets.audio.probe import probe
 from tts_assets.errors import TtsAssetsError, UnreadableAudioError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl
-from tts_assets.manifest.schema import ClipRow, Reason, Rejection
+from tts_assets.manifest.schema import ClipRow, Reason, Rejection, TextSource
 from tts_assets.segments.confidence import doubt
 from tts_assets.segments.merge import SpanRejection, plan_spans
 from tts_assets.segments.model import Segment
-from tts_assets.settings import ClipFormat, DatasetSettings, MergeRules
+from tts_assets.settings import BookTextSettings, ClipFormat, DatasetSettings, MergeRules
+from tts_assets.text.book_text import matching_words, read_book_text
+from tts_assets.text.locate import BOOK, MISMATCH, coverage, locate_segments
 from tts_assets.dataset.sources import (BookSource, read_curated_transcripts, read_segments_jsonl, read_source,
                                 speakable_in)
 
@@ -103,7 +108,7 @@ def transcribe_book(
         made_by = f"transcripts {source.transcripts_jsonl}"
     elif source.segments_jsonl:
         segments, rejections = read_segments_jsonl(Path(source.segments_jsonl), source.path, book)
-        rows = [s.to_dict() for s in segments]
+        rows = [replace(s, text_source=TextSource.TRANSCRIPT.value).to_dict() for s in segments]
         made_by = f"segments {source.segments_jsonl}"
     else:
         asr = settings.asr_settings(model=source.asr_model, language=source.language,
@@ -139,13 +144,75 @@ def _read_probe(layout: DataLayout, voice: str, book: str) -> dict:
     return json.loads(layout.probe_file(voice, book).read_text())
 
 
-def plan_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettings) -> dict:
-    """Write `merged.jsonl`: the clip spans planned from the segments (curated lines pass through).
+def locate_book(layout: DataLayout, voice: str, book: str, settings: BookTextSettings) -> dict | None:
+    """Find the segments in the book's own text and write `located.jsonl`, `located_rejected.jsonl`
+    and the report `book_text.json`; None (and those files removed) when the book has no text.
 
-    ASR segments the ASR doubts, or a verification model heard otherwise, are rejected first; no
-    clip is merged across one, so no clip holds audio its text does not say."""
+    A segment found in the text takes the book's words (each ASR word the book's words aligned with
+    it, so a segment split at a pause is split between the same words); one the text does not have
+    keeps the ASR's; one that says otherwise than the text there is rejected (`text_mismatch`).
+    """
     source = read_source(layout, voice, book)
-    rows = list(read_jsonl(layout.transcript_file(voice, book)))
+    outputs = (layout.located_file(voice, book), layout.located_rejections(voice, book),
+               layout.book_text_report(voice, book))
+    if not source.book_text or source.kind == "curated":
+        for path in outputs:
+            path.unlink(missing_ok=True)
+        return None
+    started = time.perf_counter()
+    text = read_book_text(source.book_text)
+    segments = sorted((Segment.from_dict(r) for r in read_jsonl(layout.transcript_file(voice, book))),
+                      key=lambda s: s.start)
+    heard = ([w.word for w in s.words] if s.words else s.text.split() for s in segments)
+    rows, rejections, found, verdicts, corrected = [], [], [], Counter(), 0
+    for segment, location in zip(segments, locate_segments(text, heard, settings)):
+        verdicts[location.verdict] += 1
+        if location.verdict == MISMATCH:
+            rejections.append(Rejection(
+                source.path, segment.start, segment.end, segment.text, Reason.TEXT_MISMATCH,
+                f"{source.book_text}: the audio differs from the book's text there by {location.mismatch:.0%} "
+                f"of its letters (more than {settings.max_mismatch:.0%})", book, segment_ids=[segment.id]))
+            continue
+        if location.verdict == BOOK:
+            found.append(location)
+            corrected += matching_words(location.text) != matching_words(segment.text)
+            words = tuple(replace(w, word=f" {t}" if t else "", asr=w.word)
+                          for w, t in zip(segment.words, location.word_texts))
+            segment = replace(segment, text=location.text, words=words, text_source=TextSource.BOOK.value,
+                              text_asr=segment.text)
+        rows.append({**segment.to_dict(), "book_mismatch": location.mismatch})
+    share, stretches = coverage(text, found, settings.longest_unmatched)
+    report = {
+        "book_text": source.book_text,
+        "words": sum(1 for form in text.forms if form),
+        "coverage": round(share, 4),
+        "segments": {"book": verdicts[BOOK], "asr": len(rows) - verdicts[BOOK],
+                     Reason.TEXT_MISMATCH.value: len(rejections)},
+        # Segments whose words the ASR alone got wrong (by letters and digits, not punctuation).
+        "segments_corrected": corrected,
+        "longest_unmatched": [{"words": s.words, "first_word": s.first, "excerpt": s.excerpt} for s in stretches],
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    write_jsonl(outputs[0], rows)
+    write_jsonl(outputs[1], (r.to_dict() for r in rejections))
+    _write_json(outputs[2], report)
+    log.info("%s/%s: %d of %d segments found in %s (%.0f%% of its words read), %d kept with the ASR's text, "
+             "%d rejected text_mismatch", voice, book, verdicts[BOOK], len(segments), source.book_text,
+             100 * share, report["segments"]["asr"], len(rejections))
+    return report
+
+
+def plan_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettings) -> dict:
+    """Write `merged.jsonl`: the clip spans planned from the segments (curated lines pass through),
+    as located in the book's text when the book has one.
+
+    ASR text the ASR doubts, or a verification model heard otherwise, is rejected first; no clip is
+    merged across a segment rejected here or by the book text, so no clip holds audio its text does
+    not say."""
+    source = read_source(layout, voice, book)
+    located = layout.located_file(voice, book)
+    rows = list(read_jsonl(located if source.book_text and source.kind != "curated" else
+                           layout.transcript_file(voice, book)))
     rejected: list[Rejection] = []
     if source.kind == "curated":
         spans = [{**row, "segment_ids": [row["id"]]} for row in rows]
@@ -153,6 +220,8 @@ def plan_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettin
         chapters = _read_probe(layout, voice, book).get("chapters", [])
         breaks = [c["start"] for c in chapters[1:]]
         segments = [Segment.from_dict(r) for r in rows]
+        if source.book_text:
+            breaks += [r["start"] for r in read_jsonl(layout.located_rejections(voice, book))]
         if not source.segments_jsonl:  # the transcript is the ASR's own
             segments, doubted = _trusted(segments, settings, source.language or settings.asr.language)
             rejected += [Rejection(source.path, s.start, s.end, s.text, reason, detail, book, segment_ids=[s.id])
@@ -161,7 +230,7 @@ def plan_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettin
         plan = plan_spans(segments, settings.merge, sorted(breaks))
         spans = [
             {"start": s.start, "end": s.end, "cut_start": s.cut_start, "cut_end": s.cut_end,
-             "text": s.text, "segment_ids": s.segment_ids}
+             "text": s.text, "segment_ids": s.segment_ids, "text_source": s.text_source, "text_asr": s.text_asr}
             for s in plan.spans
         ]
         rejected += [_from_span_rejection(r, source.path, book) for r in plan.rejections]
@@ -172,10 +241,11 @@ def plan_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettin
 
 
 def _trusted(segments: list[Segment], settings: DatasetSettings, language: str | None):
-    """(segments kept, [(segment, (reason, detail))] doubted)."""
+    """(segments kept, [(segment, (reason, detail))] doubted); the book's text is not in doubt."""
     kept, doubted = [], []
     for segment in segments:
-        why = doubt(segment, settings.quality.min_word_probability, settings.quality.max_verify_wer, language)
+        why = None if segment.text_source == TextSource.BOOK.value else doubt(
+            segment, settings.quality.min_word_probability, settings.quality.max_verify_wer, language)
         if why:
             doubted.append((segment, why))
         else:
@@ -211,8 +281,10 @@ def cut_book(
         kept = {dataset_dir / row["audio_file"] for row in read_jsonl(manifest)} if manifest.is_file() else set()
         remove_unreferenced(wavs, kept, leftovers)
         raise
+    located_rejections = layout.located_rejections(voice, book)
     rejections = [
         *read_jsonl(layout.transcript_rejections(voice, book)),
+        *(read_jsonl(located_rejections) if source.book_text and located_rejections.is_file() else ()),
         *read_jsonl(layout.merge_rejections(voice, book)),
         *(r.to_dict() for r in cut_rejections),
     ]
@@ -231,10 +303,18 @@ def cut_book(
         # Segments, not rows: one rejection row may carry several merged segments.
         "segments_rejected": len({i for r in rejections for i in r["segment_ids"]}),
         "clips": len(clips),
+        "clips_by_text_source": dict(Counter(c.text_source for c in clips)),
+        # Clips whose words the ASR alone got wrong, by the book's text.
+        "clips_corrected_by_book": sum(c.text_source == TextSource.BOOK.value
+                                       and matching_words(c.text) != matching_words(c.text_asr or "")
+                                       for c in clips),
         # Decoded, not the header's duration (a VBR MP3 without a Xing header understates it).
         "seconds_in": round(seconds_in, 3),
         "seconds_out": round(sum(c.duration for c in clips), 3),
     }
+    report = layout.book_text_report(voice, book)
+    if source.book_text and report.is_file():
+        summary["book_text_coverage"] = json.loads(report.read_text())["coverage"]
     _write_json(layout.book_summary(voice, book), summary)
     _clear_failure(layout, voice, book)  # the book is usable again: the voice dataset takes its clips
     log.info("%s/%s: %d clips written to %s", voice, book, len(clips), wavs)
@@ -301,6 +381,8 @@ def _cut_audiobook(spans, source: BookSource, wavs: Path, dataset_dir: Path, voi
                 sample_rate=fmt.sample_rate,
                 book=book,
                 segment_ids=span["segment_ids"],
+                text_source=span["text_source"],
+                text_asr=span["text_asr"],
             )
         )
     if report.damaged:
@@ -347,6 +429,7 @@ def _convert_curated(lines, wavs: Path, dataset_dir: Path, voice, book, fmt, rul
         write_wav_atomic(target, samples, fmt.sample_rate, fmt.subtype)
         clips.append(
             ClipRow(target.relative_to(dataset_dir).as_posix(), line["text"], round(seconds, 4), voice,
-                    str(audio), None, None, fmt.sample_rate, book, line["segment_ids"])
+                    str(audio), None, None, fmt.sample_rate, book, line["segment_ids"],
+                    TextSource.TRANSCRIPT.value)
         )
     return clips, rejections, seconds_in

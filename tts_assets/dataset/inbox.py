@@ -1,6 +1,7 @@
 """What is waiting in `<data_root>/inbox/<voice>/`, and which of it has stopped changing.
 
-An audiobook is a file with an audio suffix (with an optional `<name>.segments.jsonl` beside it),
+An audiobook is a file with an audio suffix (with an optional `<name>.segments.jsonl` and the book's
+own text, `<name>.txt`, `.md` or `.epub`, beside it),
 directly in the voice's folder or in folders below it (`Disc 1/Track 01.mp3` is book
 `disc_1_track_01`); a folder holding `transcripts.jsonl` is a set of curated clips. A file is
 ready when its size and modification time are the same on two consecutive looks, so a book still
@@ -24,6 +25,7 @@ from tts_assets.dataset.keys import assign_book_key, book_name, registered_sourc
 from tts_assets.layout import AUDIO_SUFFIXES, DataLayout, slugify
 from tts_assets.settings import VoiceSettings
 from tts_assets.dataset.sources import BookSource
+from tts_assets.text.book_text import BOOK_TEXT_SUFFIXES
 
 CURATED_TRANSCRIPTS = "transcripts.jsonl"
 VOICE_SETTINGS = "voice.yaml"
@@ -125,8 +127,10 @@ def scan_inbox(layout: DataLayout, follow_outside_links: bool = False) -> InboxS
                 else:
                     segments = entry.with_name(entry.stem + ".segments.jsonl")
                     has_segments = segments.is_file()
-                    add(entry, "audiobook", [entry, segments] if has_segments else [entry],
-                        segments_jsonl=str(segments) if has_segments else None)
+                    text = next((t for t in map(entry.with_suffix, BOOK_TEXT_SUFFIXES) if t.is_file()), None)
+                    watched = [entry, *([segments] if has_segments else []), *([text] if text else [])]
+                    add(entry, "audiobook", watched, segments_jsonl=str(segments) if has_segments else None,
+                        book_text=str(text) if text else None)
             except FileNotFoundError:  # removed while we looked: it will be seen next time
                 continue
             except TtsAssetsError as exc:  # a name that makes no key; the others go on

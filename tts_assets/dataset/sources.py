@@ -30,6 +30,7 @@ class BookSource:
     asr_model: str | None = None
     language: str | None = None
     verify_asr_model: str | None = None  # a second model that must hear what the ASR transcribed
+    book_text: str | None = None  # audiobook: the book's own text (.txt/.md/.epub), the clips' text
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,7 +41,7 @@ def register_book(layout: DataLayout, voice: str, source: BookSource, book: str 
     given). A `book` whose key another source holds is refused: it would take over its clips."""
     registered = registered_sources(layout, voice)
     book = book or assign_book_key(layout, voice, Path(source.path), owners=registered)
-    record = {k: (str(Path(v).resolve()) if k.endswith(("path", "jsonl")) and v else v)
+    record = {k: (str(Path(v).resolve()) if k.endswith(("path", "jsonl", "book_text")) and v else v)
               for k, v in source.to_dict().items()}
     holder = registered.get(book)
     if holder and holder != record["path"]:

@@ -34,6 +34,15 @@ class Reason(str, Enum):
     LENGTH_MISMATCH = "length_mismatch"
     CUT_INSIDE_WORD = "cut_inside_word"
     UNSPOKEN_TEXT = "unspoken_text"  # digits or symbols the normalizer could not spell out
+    TEXT_MISMATCH = "text_mismatch"  # the audio says otherwise than the book's text there
+
+
+class TextSource(str, Enum):
+    """Where a clip's text comes from."""
+
+    BOOK = "book"  # the book's own text, located with the ASR transcript
+    ASR = "asr"  # the ASR transcript (no book text, or speech the book does not have)
+    TRANSCRIPT = "transcript"  # the user's segments or curated transcripts
 
 
 @dataclass
@@ -48,6 +57,8 @@ class ClipRow:
     sample_rate: int
     book: str
     segment_ids: list[str] = field(default_factory=list)
+    text_source: str = TextSource.ASR.value
+    text_asr: str | None = None  # what the ASR heard, when `text` is the book's
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,5 +94,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("sample_rate", pa.int32()),
         ("book", pa.string()),
         ("segment_ids", pa.list_(pa.string())),
+        ("text_source", pa.string()),
+        ("text_asr", pa.string()),
     ]
 )

@@ -10,7 +10,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from tts_assets.manifest.schema import Reason
-from tts_assets.segments.model import Segment, Word, join_words
+from tts_assets.segments.model import Segment, Word, join_asr_words, join_words
 from tts_assets.settings import MergeRules
 
 
@@ -23,6 +23,8 @@ class Piece:
     end: float
     text: str
     words: tuple[Word, ...]
+    text_source: str = "asr"
+    text_asr: str | None = None  # when `text` is the book's
 
 
 @dataclass
@@ -46,6 +48,16 @@ class Span:
         return " ".join(p.text for p in self.pieces if p.text)
 
     @property
+    def text_source(self) -> str:
+        return self.pieces[0].text_source  # pieces of different sources are never merged
+
+    @property
+    def text_asr(self) -> str | None:
+        if self.text_source != "book":
+            return None
+        return " ".join(p.text_asr for p in self.pieces if p.text_asr)
+
+    @property
     def segment_ids(self) -> list[str]:
         return list(dict.fromkeys(p.segment_id for p in self.pieces))
 
@@ -67,7 +79,8 @@ class Plan:
 
 
 def _piece(segment: Segment, words: tuple[Word, ...]) -> Piece:
-    return Piece(segment.id, words[0].start, words[-1].end, join_words(words), words)
+    asr = join_asr_words(words) if segment.text_source == "book" else None
+    return Piece(segment.id, words[0].start, words[-1].end, join_words(words), words, segment.text_source, asr)
 
 
 def split_at_pauses(segment: Segment, rules: MergeRules) -> list[Piece] | None:
@@ -106,7 +119,8 @@ def split_at_pauses(segment: Segment, rules: MergeRules) -> list[Piece] | None:
 def _as_piece(segment: Segment) -> Piece:
     if segment.words:
         return _piece(segment, segment.words)
-    return Piece(segment.id, segment.start, segment.end, segment.text.strip(), ())
+    return Piece(segment.id, segment.start, segment.end, segment.text.strip(), (), segment.text_source,
+                 segment.text_asr)
 
 
 def _reject(segment: Segment, reason: Reason, detail: str) -> SpanRejection:
@@ -154,6 +168,7 @@ def plan_spans(
                 and gap <= rules.max_gap_s
                 and piece.end - group[0].start <= rules.max_clip_s
                 and not crosses_break
+                and piece.text_source == group[0].text_source  # a clip's text has one source
             ):
                 group.append(piece)
                 continue
@@ -169,6 +184,7 @@ def plan_spans(
             and span.start - previous.end <= rules.max_gap_s
             and span.end - previous.start <= rules.max_clip_s
             and not any(previous.end <= b <= span.start for b in hard_breaks)
+            and span.text_source == previous.text_source
         ):
             # A short tail (e.g. the end of a sentence Whisper split) joins the clip before it.
             previous.pieces.extend(group)

@@ -11,6 +11,7 @@ class Word:
     start: float
     end: float
     probability: float | None = None
+    asr: str | None = None  # the ASR's word when `word` is the book's ("" for none there)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Word":
@@ -24,8 +25,10 @@ class Word:
             except (TypeError, ValueError):
                 raise ValueError(f"word {data['word']!r}: {key} {data[key]!r} is not a number") from None
 
+        asr = data.get("asr")
         word = cls(data["word"], number("start"), number("end"),
-                   None if data.get("probability") is None else number("probability"))
+                   None if data.get("probability") is None else number("probability"),
+                   asr if isinstance(asr, str) else None)
         if not word.start <= word.end:
             raise ValueError(f"word {word.word!r} ends at {word.end} before it starts at {word.start}")
         return word
@@ -39,6 +42,8 @@ class Segment:
     text: str
     words: tuple[Word, ...] = field(default_factory=tuple)
     verify_text: str | None = None  # what asr.verify_model heard in the segment's audio
+    text_source: str = "asr"  # manifest.schema.TextSource
+    text_asr: str | None = None  # the ASR's text when `text` is the book's
 
     @property
     def duration(self) -> float:
@@ -46,7 +51,7 @@ class Segment:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data["words"] = [asdict(w) for w in self.words]
+        data["words"] = [{k: v for k, v in asdict(w).items() if k != "asr" or v is not None} for w in self.words]
         return data
 
     @classmethod
@@ -61,9 +66,16 @@ class Segment:
             text=str(data.get("text") or ""),
             words=tuple(Word.from_dict(w) for w in words),
             verify_text=data.get("verify_text"),
+            text_source=str(data.get("text_source") or "asr"),
+            text_asr=data.get("text_asr") if isinstance(data.get("text_asr"), str) else None,
         )
 
 
 def join_words(words: tuple[Word, ...] | list[Word]) -> str:
     """Whisper words carry their own leading spaces; keep them, trim the ends."""
     return "".join(w.word for w in words).strip()
+
+
+def join_asr_words(words: tuple[Word, ...] | list[Word]) -> str:
+    """What the ASR heard of these words, whether or not the book's words replaced them."""
+    return "".join(w.word if w.asr is None else w.asr for w in words).strip()

@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError
 
 from tts_assets.errors import InputFileError
 from tts_assets.settings.base import SECTIONS, StrictSettings, describe_validation, one_line
-from tts_assets.settings.dataset import (AlignSettings, AsrSettings, ClipFormat, DatasetSettings, InputSettings,
+from tts_assets.settings.dataset import (AlignSettings, AsrSettings, BookTextSettings, ClipFormat, DatasetSettings, InputSettings,
                                          MergeRules, QualitySettings, VoiceSettings)
 from tts_assets.settings.evaluation import FALLBACK_SENTENCES, EvaluationSettings
 from tts_assets.settings.qwen3 import Qwen3Settings
@@ -56,7 +56,7 @@ SECTIONS.update({field.annotation: name for name, field in Settings.model_fields
 
 
 __all__ = [
-    "SETTINGS_ENV", "AlignSettings", "AsrSettings", "ClipFormat", "DatasetSettings", "EvaluationSettings",
+    "SETTINGS_ENV", "AlignSettings", "AsrSettings", "BookTextSettings", "ClipFormat", "DatasetSettings", "EvaluationSettings",
     "FALLBACK_SENTENCES", "InputSettings", "MergeRules", "QualitySettings", "Qwen3Settings", "ServeSettings",
     "Settings", "VoiceSettings",
 ]

@@ -57,6 +57,28 @@ class MergeRules(StrictSettings):
     pad_s: float = 0.15  # silence kept around the first and last word, up to half the gap
 
 
+class BookTextSettings(StrictSettings):
+    """Locating the transcript in the book's own text (`ingest --book-text`); text/locate.py."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A segment takes the book's words when its letters differ from them by at most this share
+    # (edit distance / letters); "Comedian male male box" for "Comedian Mail. Mailbox?" is 0.16.
+    max_mismatch: float = Field(0.25, ge=0, lt=1)
+    # At least this far from every stretch of the book compared: speech the book does not have (a
+    # spoken intro), kept with the ASR's text; in between: rejected, text_mismatch.
+    not_in_book_mismatch: float = Field(0.5, gt=0, le=1)
+    search_chars: int = Field(50_000, ge=1000)  # the most of the book searched ahead for one segment
+    min_search_chars: int = Field(16, ge=1)  # shorter segments are looked for only where the last ended
+    longest_unmatched: int = Field(10, ge=0)  # unmatched stretches of the book listed in the report
+
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> "BookTextSettings":
+        if self.max_mismatch >= self.not_in_book_mismatch:
+            raise ValueError(f"max_mismatch ({self.max_mismatch}) must be below not_in_book_mismatch "
+                             f"({self.not_in_book_mismatch})")
+        return self
+
+
 class ClipFormat(StrictSettings):
     sample_rate: int = 24000
     subtype: str = "PCM_16"  # any soundfile WAV subtype: PCM_16, PCM_24, FLOAT
@@ -97,6 +119,7 @@ class DatasetSettings(StrictSettings):
     inputs: InputSettings = Field(default_factory=InputSettings)
     asr: AsrSettings = Field(default_factory=AsrSettings)
     merge: MergeRules = Field(default_factory=MergeRules)
+    book_text: BookTextSettings = Field(default_factory=BookTextSettings)
     clips: ClipFormat = Field(default_factory=ClipFormat)
     align: AlignSettings = Field(default_factory=AlignSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)

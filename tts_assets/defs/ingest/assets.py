@@ -87,6 +87,33 @@ def transcript_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResourc
 
 
 @dg.asset(partitions_def=voice_book_partitions, group_name=GROUP, deps=[transcript_segments])
+def located_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
+    """The segments found in the book's own text, carrying its words; how much of it the audio reads."""
+    voice, book = voice_and_book(context)
+    layout = tts.layout()
+    try:
+        report = book_stages.locate_book(layout, voice, book, tts.settings(voice).dataset.book_text)
+    except TtsAssetsError as error:
+        raise _fail_book(tts, voice, book, error) from None
+    if report is None:
+        return dg.MaterializeResult(metadata={"book_text": "none: clips carry the transcript's text"})
+    return dg.MaterializeResult(
+        metadata={
+            "book_text": dg.MetadataValue.path(report["book_text"]),
+            "coverage": report["coverage"],
+            "segments_from_book": report["segments"]["book"],
+            "segments_asr": report["segments"]["asr"],
+            "segments_text_mismatch": report["segments"]["text_mismatch"],
+            "segments_corrected": report["segments_corrected"],
+            "seconds": report["seconds"],
+            "longest_unmatched": dg.MetadataValue.md(
+                rows_markdown(report["longest_unmatched"], ["words", "first_word", "excerpt"])),
+            "path": dg.MetadataValue.path(str(layout.located_file(voice, book))),
+        }
+    )
+
+
+@dg.asset(partitions_def=voice_book_partitions, group_name=GROUP, deps=[located_segments])
 def merged_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Clip spans: long segments split at pauses, short neighbours merged, cut points padded."""
     voice, book = voice_and_book(context)
