@@ -256,7 +256,7 @@ def test_a_clip_never_mixes_the_book_text_with_the_asr_text():
     intro = Segment("b:1", 0.0, 1.5, "Read for LibriVox.", (Word(" Read", 0.0, 0.4), Word(" for", 0.5, 0.7),
                                                           Word(" LibriVox.", 0.8, 1.5)))
     words = (Word(" Chapter", 1.7, 2.1, asr=" chapter"), Word(" One", 2.2, 2.6, asr=" won."))
-    heading = Segment("b:2", 1.7, 2.6, "Chapter One", words, "book", "chapter won.")
+    heading = Segment("b:2", 1.7, 2.6, "Chapter One", words, text_source="book", text_asr="chapter won.")
     # 1.5 s, then 0.2 s of pause: spans shorter than merge_below_s (2 s) take their neighbour.
     spans = plan_spans([intro, heading], MergeRules(min_clip_s=0.5)).spans
     assert [(s.text, s.text_source, s.text_asr) for s in spans] == [

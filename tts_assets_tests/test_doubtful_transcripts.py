@@ -21,7 +21,7 @@ from tts_assets.settings import DatasetSettings
 
 def segment(words: list[tuple[str, float]], verify_text: str | None = None) -> Segment:
     timed = tuple(Word(f" {w}", i * 0.5, i * 0.5 + 0.4, p) for i, (w, p) in enumerate(words))
-    return Segment("b:000001", 0.0, len(words) * 0.5, " ".join(w for w, _ in words), timed, verify_text)
+    return Segment("b:000001", 0.0, len(words) * 0.5, " ".join(w for w, _ in words), timed, verify_text=verify_text)
 
 
 def test_a_word_the_asr_doubts_rejects_its_segment():
