@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from tts_assets.layout import DataLayout
 from tts_assets.xtts.base_model import check_base_model
-from tts_assets.xtts.config import XttsVoiceConfig
+from tts_assets.xtts.config import DEFAULT_OPTIMIZER_STEPS, MIN_OPTIMIZER_STEPS, XttsVoiceConfig
+from tts_assets.xtts.plan import plan_training, steps_per_epoch
 from tts_assets.xtts.errors import XttsConfigError
 from tts_assets.cli import train_xtts
 
@@ -62,6 +63,8 @@ def test_example_documents_every_field_with_its_default():
     assert not config.training.mixed_precision and config.training.lr == 5e-6
     assert config.training.effective_batch == 252 and config.effective_batch_warning() is None
     assert config.mixed_precision_warning() is None
+    # a run is sized in optimizer steps; epochs are derived unless set
+    assert config.training.steps == DEFAULT_OPTIMIZER_STEPS == 1000 and config.training.epochs is None
 
 
 def test_warnings_for_small_batches_and_mixed_precision(tmp_path, tiny_xtts_base):
@@ -69,6 +72,74 @@ def test_warnings_for_small_batches_and_mixed_precision(tmp_path, tiny_xtts_base
         tmp_path / "v.yaml", tiny_xtts_base, training={"batch_size": 4, "grad_accum_steps": 8, "mixed_precision": True}))
     assert "4 x training.grad_accum_steps 8 = 32 < 252" in config.effective_batch_warning()
     assert "NaN" in config.mixed_precision_warning() and "#3988" in config.mixed_precision_warning()
+
+
+def coqui_optimizer_steps(clips: int, batch_size: int, grad_accum_steps: int) -> int:
+    """Optimizer steps of one epoch by coqui's own rule (Trainer.train_step: after every
+    grad_accum_steps batches and after an epoch's last batch; GPTTrainer's loader keeps the last,
+    short batch)."""
+    batches = len(range(0, clips, batch_size))
+    return sum(1 for step in range(batches) if (step + 1) % grad_accum_steps == 0 or step + 1 == batches)
+
+
+@pytest.mark.parametrize("clips, batches, per_epoch, epochs, total", [
+    (2000, 667, 8, 125, 1000),  # the issue's 2,000 clips: 80 steps at the old 10 epochs
+    (13100 - 131, 4323, 52, 20, 1040),  # LJSpeech as upstream's recipe splits it
+    (252, 84, 1, 1000, 1000),  # one effective batch
+    (253, 85, 2, 500, 1000),  # + one clip: a partial group of one batch is a step of its own
+    (100, 34, 1, 1000, 1000),  # smaller than one effective batch: a step an epoch
+    (1, 1, 1, 1000, 1000),
+])
+def test_epochs_come_from_the_optimizer_steps_for_the_dataset_size(clips, batches, per_epoch, epochs, total):
+    training = XttsVoiceConfig(voice="v").training  # the defaults: 1000 steps at 3 x 84
+    plan = plan_training(training, clips, eval_clips=5)
+    assert (plan.batches_per_epoch, plan.steps_per_epoch, plan.epochs, plan.total_steps) == (
+        batches, per_epoch, epochs, total)
+    assert per_epoch == coqui_optimizer_steps(clips, 3, 84)
+    assert plan.effective_batch == 252 and plan.target_steps == 1000 and plan.epochs_from == "training.steps"
+    assert plan.total_steps >= 1000 and (plan.epochs - 1) * per_epoch < 1000  # the fewest whole epochs
+    assert plan.warnings() == [] and plan.evaluate
+    assert plan.describe() == (
+        f"{clips} training clips, batch 3 x accumulation 84 = effective batch 252; {batches} batches = "
+        f"{per_epoch} optimizer steps per epoch; {epochs} epochs from training.steps 1000 = {total} optimizer "
+        "steps in total; evaluating on 5 validation clips after every epoch")
+
+
+def test_steps_per_epoch_count_as_coquis_trainer_does():
+    for clips in range(1, 60):
+        for batch_size in (1, 2, 3, 7):
+            for accumulation in (1, 2, 3, 5, 84):
+                assert steps_per_epoch(clips, batch_size, accumulation)[1] == coqui_optimizer_steps(
+                    clips, batch_size, accumulation), (clips, batch_size, accumulation)
+
+
+def test_epochs_set_win_and_too_few_steps_warn():
+    training = XttsVoiceConfig(voice="v", training={"epochs": 10}).training
+    plan = plan_training(training, 2000, eval_clips=20)
+    assert (plan.epochs, plan.total_steps, plan.target_steps, plan.epochs_from) == (10, 80, None, "training.epochs")
+    assert "10 epochs from training.epochs (training.steps is not used when training.epochs is set) = 80" in plan.describe()
+    (warning,) = plan.warnings()
+    assert warning.startswith(f"80 optimizer steps in total (10 epochs x 8 of 252 clips) is below the minimum of "
+                              f"{MIN_OPTIMIZER_STEPS}")
+    assert "raise training.epochs, or remove it to train training.steps (1000 by default)" in warning
+    # a step target below the minimum warns too; at the minimum it does not
+    low = plan_training(XttsVoiceConfig(voice="v", training={"steps": MIN_OPTIMIZER_STEPS - 1}).training, 2000, 20)
+    assert low.total_steps == 256 and low.warnings() == []  # whole epochs: 32 x 8 reach the minimum
+    low = plan_training(XttsVoiceConfig(voice="v", training={"steps": 100}).training, 2000, 20)
+    assert low.total_steps == 104 and "raise training.steps" in low.steps_warning()
+    assert MIN_OPTIMIZER_STEPS < DEFAULT_OPTIMIZER_STEPS
+
+
+def test_no_validation_clips_means_no_evaluation_with_a_warning():
+    training = XttsVoiceConfig(voice="v").training
+    plan = plan_training(training, 400, eval_clips=0)
+    assert not plan.evaluate and plan.evaluation.startswith("no validation clips (metadata_eval.csv is empty): "
+                                                            "training without evaluation")
+    assert plan.warnings() == [plan.evaluation] and "quality.val_fraction" in plan.evaluation
+    off = plan_training(training.model_copy(update={"run_eval": False}), 400, eval_clips=10)
+    assert not off.evaluate and off.warnings() == [] and off.evaluation == "no evaluation (training.run_eval is false)"
+    with pytest.raises(ValueError):
+        plan_training(training, 0)
 
 
 def test_missing_base_files_are_named_with_their_source(tmp_path, tiny_xtts_base):

@@ -1,6 +1,7 @@
 """XTTS-v2 fine-tuning on a tiny GPT through coqui's real GPTTrainer/Trainer: a few steps with finite
 losses, pruned checkpoints and TensorBoard scalars; the checkpoint loaded back by coqui's Xtts for
-inference at 24 kHz; the NaN guard; a training killed with SIGKILL resumed from its checkpoint."""
+inference at 24 kHz; a run sized in optimizer steps on an export without validation clips; the NaN
+guard; a training killed with SIGKILL resumed from its checkpoint."""
 
 import json
 import os
@@ -43,7 +44,7 @@ def scalars(log_dir):
 def test_training_steps_checkpoints_and_inference(xtts_data_root, tiny_xtts_base, tmp_path):
     layout = DataLayout(xtts_data_root)
     config = XttsVoiceConfig.load(write_voice_config(
-        tmp_path / "reader_xtts.yaml", tiny_xtts_base, training={"epochs": 3, "keep_checkpoints": 2}))
+        tmp_path / "reader_xtts.yaml", tiny_xtts_base, training={"epochs": 3, "keep_checkpoints": 2, "save_step": 1}))
     export_xtts_dataset(layout, config)
 
     result = train_xtts(layout, config)
@@ -57,6 +58,9 @@ def test_training_steps_checkpoints_and_inference(xtts_data_root, tiny_xtts_base
             row["loss"] - row["loss_text_ce"] - row["loss_mel_ce"]) < 1e-4
     assert np.isfinite(result.eval_loss) and np.isfinite(result.train_loss)
     assert result.warnings and "< 252" in result.warnings[0]
+    assert "below the minimum of 250" in result.warnings[1] and len(result.warnings) == 2
+    assert (result.epochs, result.epochs_from, result.steps_per_epoch, result.total_optimizer_steps,
+            result.optimizer_steps, result.evaluated, result.eval_clips) == (3, "training.epochs", 1, 3, 3, True, 2)
     # one checkpoint per epoch, pruned to the newest two; best_model.pth links one of them
     assert [step for step, _ in checkpoints(run)] == [1, 2]
     assert not list(run.glob(".*.tmp"))
@@ -66,7 +70,8 @@ def test_training_steps_checkpoints_and_inference(xtts_data_root, tiny_xtts_base
     if (run / best["checkpoint"]).exists():  # a link to the checkpoint, not a second copy
         assert os.path.samefile(run / "best_model.pth", run / best["checkpoint"])
     assert checkpoint_info(run / "checkpoint_2.pth") == {
-        "step": 2, "epoch": 3, "model_loss": {"train_loss": result.train_loss, "eval_loss": result.eval_loss}}
+        "step": 2, "epoch": 3, "optimizer_steps": 3,
+        "model_loss": {"train_loss": result.train_loss, "eval_loss": result.eval_loss}}
     # only the GPT moved: the decoder is the base model's
     base = xtts_state(read_checkpoint(tiny_xtts_base / "model.pth"))
     trained = xtts_state(read_checkpoint(run / "checkpoint_2.pth"))
@@ -101,7 +106,7 @@ def test_training_steps_checkpoints_and_inference(xtts_data_root, tiny_xtts_base
 
     # trained to the configured epochs: nothing more to do
     again = train_xtts(layout, config)
-    assert again.already_done and again.steps_this_run == 0 and again.step == 2
+    assert again.already_done and again.steps_this_run == 0 and again.step == 2 and again.optimizer_steps == 3
 
     # `tts-assets infer` and the samples (24 kHz files, TensorBoard audio)
     from click.testing import CliRunner
@@ -139,6 +144,97 @@ def test_reported_loss_is_the_loss_not_its_share_of_an_accumulated_step(xtts_dat
         assert row["loss"] == pytest.approx(row["loss_text_ce"] + row["loss_mel_ce"], rel=1e-4)
     losses = [row["loss"] for row in result.losses]  # the epoch's average, not half of it
     assert 0.95 * min(losses) <= result.train_loss <= 1.05 * max(losses)
+
+
+def adam_steps(checkpoint: Path) -> int:
+    """How many times the checkpoint's AdamW stepped (torch counts it per parameter)."""
+    state = read_checkpoint(checkpoint)["optimizer"][0]["state"]
+    return {int(s["step"]) for s in state.values()}.pop()
+
+
+def test_steps_sized_run_without_validation_clips(xtts_data_root, tiny_xtts_base, tmp_path, caplog):
+    """An export without validation clips trains without evaluation (and says so); the epochs come
+    from training.steps, counted as coqui's optimizer steps them (a partial accumulation group at an
+    epoch's end is a step); short epochs are saved at the run's end only; raising training.steps
+    resumes the checkpoint, optimizer state included."""
+    import logging
+
+    from tts_assets.defs.xtts.assets import training_metadata
+    from tts_assets.manifest.io import read_jsonl, write_jsonl
+    from tts_assets.xtts.checks import checkpoint_sound
+
+    layout = DataLayout(xtts_data_root)
+    manifest = layout.aligned_manifest(VOICE)
+    write_jsonl(manifest, [{**row, "split": "train"} for row in read_jsonl(manifest)])  # no val clips
+    training = {"epochs": None, "steps": 3, "batch_size": 1, "grad_accum_steps": 3}
+    config = XttsVoiceConfig.load(write_voice_config(tmp_path / "reader_xtts.yaml", tiny_xtts_base, training=training))
+    exported = export_xtts_dataset(layout, config)
+    assert (exported["train"], exported["eval"]) == (4, 0) and config.training.run_eval
+
+    with caplog.at_level(logging.INFO, logger="tts_assets.xtts"):
+        result = train_xtts(layout, config)
+
+    # 4 clips at batch 1: 4 batches; accumulation 3: a group of 3 and one of 1 = 2 optimizer steps an
+    # epoch; 3 steps need 2 epochs = 4 optimizer steps, 8 batches
+    run = result.run_dir
+    plan = ("4 training clips, batch 1 x accumulation 3 = effective batch 3; 4 batches = 2 optimizer steps per "
+            "epoch; 2 epochs from training.steps 3 = 4 optimizer steps in total; no validation clips "
+            "(metadata_eval.csv is empty): training without evaluation")
+    assert any(r.getMessage().startswith(f"{VOICE}: {plan}") for r in caplog.records)
+    assert (result.epoch, result.epochs, result.step, result.steps_this_run) == (2, 2, 7, 8)
+    assert (result.optimizer_steps, result.total_optimizer_steps, result.steps_per_epoch) == (4, 4, 2)
+    assert adam_steps(run / "checkpoint_7.pth") == 4  # coqui's trainer stepped the optimizer 4 times
+    progress = [r.getMessage() for r in caplog.records if "optimizer step" in r.getMessage() and "s/step" in r.getMessage()]
+    assert [m.split("optimizer step ")[1].split(")")[0] for m in progress] == [
+        "0/4", "0/4", "1/4", "2/4", "2/4", "2/4", "3/4", "4/4"]  # after each batch
+    # the warnings: too few steps, no evaluation
+    assert len(result.warnings) == 3 and "below the minimum of 250" in result.warnings[1]
+    assert result.warnings[2].startswith("no validation clips") and not result.evaluated
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert all(any(w in m for m in warned) for w in result.warnings)
+    # no evaluation: no eval loss; best_model.pth goes by the training loss
+    assert result.eval_loss is None and np.isfinite(result.train_loss)
+    best = json.loads((run / "best.json").read_text())
+    assert best["eval_loss"] is None and best["target_loss"] == result.train_loss == result.best_loss
+    assert "EvalStats/avg_loss" not in scalars(run).Tags()["scalars"]
+    # epochs of 4 batches < save_step (1000): no mid-epoch checkpoint, one at the run's end
+    assert [step for step, _ in checkpoints(run)] == [7]
+    passed, detail = checkpoint_sound(layout, VOICE)
+    assert passed and detail == (f"step 7, epoch 2/2, optimizer step 4/4, train loss {result.train_loss}, "
+                                 "no evaluation"), detail
+    metadata = training_metadata(result)
+    assert {k: metadata[k] for k in ("train_clips", "eval_clips", "effective_batch", "batches_per_epoch",
+                                     "steps_per_epoch", "total_optimizer_steps", "optimizer_steps")} == {
+        "train_clips": 4, "eval_clips": 0, "effective_batch": 3, "batches_per_epoch": 4, "steps_per_epoch": 2,
+        "total_optimizer_steps": 4, "optimizer_steps": 4}
+    assert metadata["epochs_from"].text == "training.steps 3"
+    assert metadata["evaluation"].text.startswith("no validation clips")
+    assert metadata["warnings"].data == result.warnings
+    summary = json.loads(paths.latest_training(layout, VOICE).read_text())
+    assert summary["total_optimizer_steps"] == 4 and summary["evaluated"] is False
+
+    # the checkpoint as coqui documents it loads for inference
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.models.xtts import Xtts
+
+    coqui_config = XttsConfig()
+    coqui_config.load_json(str(run / "config.json"))
+    assert coqui_config.run_eval is False and coqui_config.epochs == 2
+    model = Xtts(coqui_config)
+    model.load_checkpoint(coqui_config, checkpoint_path=str(run / "checkpoint_7.pth"),
+                          vocab_path=str(tiny_xtts_base / "vocab.json"), eval=True)
+    saved = xtts_state(read_checkpoint(run / "checkpoint_7.pth"))
+    assert torch.equal(model.gpt.text_head.weight, saved["gpt.text_head.weight"])
+    del model
+
+    # more steps: one more epoch from the checkpoint, its optimizer state restored
+    more = XttsVoiceConfig.load(write_voice_config(tmp_path / "reader_xtts.yaml", tiny_xtts_base,
+                                                   training={**training, "steps": 5}))
+    resumed = train_xtts(layout, more)
+    assert (resumed.resumed_step, resumed.epoch, resumed.epochs, resumed.step, resumed.steps_this_run) == (7, 3, 3, 11, 4)
+    assert (resumed.optimizer_steps, resumed.total_optimizer_steps) == (6, 6)
+    assert adam_steps(run / "checkpoint_11.pth") == 6
+    assert [step for step, _ in checkpoints(run)] == [7, 11]
 
 
 def test_a_new_run_folder_is_the_voices_newest_model(xtts_data_root, tiny_xtts_base, tmp_path, monkeypatch):
@@ -183,6 +279,7 @@ def test_coqui_config_defaults(tmp_path, tiny_xtts_base, xtts_data_root):
     export_xtts_dataset(layout, config)
     coqui = build_trainer_config(config, config.files(layout), layout, [{"text": "x", "speaker_wav": [], "language": "en"}])
     assert coqui.mixed_precision is False and coqui.lr == 5e-6 and coqui.batch_size == 3
+    assert coqui.epochs == 1000 and coqui.run_eval  # 1000 steps: 2 clips are one partial step an epoch
     assert coqui.optimizer == "AdamW" and coqui.optimizer_params["betas"] == [0.9, 0.96]
     assert coqui.model_args.max_wav_length == 150000 and coqui.model_args.max_text_length == 200
     assert coqui.model_args.gpt_num_audio_tokens == 1026 and coqui.model_args.xtts_checkpoint == ""
@@ -234,7 +331,7 @@ def test_training_killed_then_resumed(xtts_data_root, tiny_xtts_base, tmp_path):
     from tts_assets.cli import main as tts_assets_cli
 
     layout = DataLayout(xtts_data_root)
-    config = write_voice_config(tmp_path / "reader_xtts.yaml", tiny_xtts_base, training={"epochs": 40})
+    config = write_voice_config(tmp_path / "reader_xtts.yaml", tiny_xtts_base, training={"epochs": 40, "save_step": 1})
     run = paths.run_dir(layout, VOICE, "main")
     command = [str(Path(sys.executable).parent / "tts-assets"), "train-xtts", str(config),
                "--data-root", str(xtts_data_root)]
@@ -254,7 +351,7 @@ def test_training_killed_then_resumed(xtts_data_root, tiny_xtts_base, tmp_path):
         assert instance.event_log_storage.get_concurrency_info("gpu").active_slot_count == 1  # the dead run's
 
     # two more epochs than the killed run finished, through the same command
-    write_voice_config(config, tiny_xtts_base, training={"epochs": killed["epoch"] + 2})
+    write_voice_config(config, tiny_xtts_base, training={"epochs": killed["epoch"] + 2, "save_step": 1})
     result = CliRunner().invoke(tts_assets_cli, ["train-xtts", str(config), "--data-root", str(xtts_data_root)])
     assert result.exit_code == 0, result.output
     assert f"resumed from step {killed_step}" in result.stdout

@@ -65,9 +65,17 @@ def read_best(run_dir: Path) -> dict | None:
 
 
 def checkpoint_info(path: Path) -> dict:
-    """step, epoch and losses of a checkpoint, read memory-mapped (the weights are not loaded)."""
+    """step (batches), epoch (finished epochs), optimizer steps and losses of a checkpoint, read
+    memory-mapped (the weights are not loaded). Checkpoints written before the optimizer steps were
+    stored give the LR scheduler's count, which is stepped with the optimizer."""
     checkpoint = read_checkpoint(path)
+    optimizer_steps = checkpoint.get("optimizer_steps")
+    if optimizer_steps is None:
+        schedulers = checkpoint.get("scheduler") or []
+        if schedulers and isinstance(schedulers[0], dict) and "last_epoch" in schedulers[0]:
+            optimizer_steps = schedulers[0]["last_epoch"]
     return {"step": int(checkpoint["step"]), "epoch": int(checkpoint["epoch"]),
+            "optimizer_steps": int(optimizer_steps) if optimizer_steps is not None else None,
             "model_loss": checkpoint.get("model_loss")}
 
 

@@ -92,8 +92,11 @@ def checkpoint_sound(layout: DataLayout, voice: str) -> tuple[bool, str]:
         row.get("loss") for row in summary.get("losses", [])]
     if any(v is not None and not math.isfinite(v) for v in losses):
         problems.append("a loss is not finite")
-    detail = f"step {summary['step']}, epoch {summary['epoch']}/{summary['epochs']}, train loss {summary.get('train_loss')}"
-    detail += f", eval loss {summary.get('eval_loss')}"
+    detail = f"step {summary['step']}, epoch {summary['epoch']}/{summary['epochs']}"
+    if summary.get("total_optimizer_steps"):
+        detail += f", optimizer step {summary.get('optimizer_steps')}/{summary['total_optimizer_steps']}"
+    detail += f", train loss {summary.get('train_loss')}"
+    detail += f", eval loss {summary.get('eval_loss')}" if summary.get("evaluated", True) else ", no evaluation"
     return not problems, detail + (f"; {', '.join(problems)}" if problems else "")
 
 

@@ -28,6 +28,18 @@ COQUI_RATE = 22050  # XTTS-v2 reads training audio at 22.05 kHz
 OUTPUT_RATE = 24000  # its HiFi-GAN decoder writes 24 kHz
 EFFECTIVE_BATCH_ADVICE = 252  # upstream recipe: batch 3 x grad accumulation 84
 
+# How long a fine-tune trains, in optimizer steps (one step: batch_size x grad_accum_steps clips).
+# coqui's recipe (recipes/ljspeech/xtts_v2/train_gpt_xtts.py) leaves epochs at the Trainer's 1000, at
+# batch 3 x 84, on LJSpeech (13,100 clips, 131 held out): 52 optimizer steps an epoch, 52,000 in all,
+# an upper bound to stop short of by listening to its checkpoints (save_step 10,000 batches: one per
+# ~119 optimizer steps). The default, 1000 steps, is 252,000 clips seen: ~20 LJSpeech epochs, 126
+# epochs of 2,000 clips, about 3 hours of steps on the README benchmark's H200 (0.13 s a batch).
+# AdamW moves a weight by about lr a step at most: 1000 steps at 5e-6 allow ~5e-3; fewer than
+# MIN_OPTIMIZER_STEPS (~1.25e-3) leave the voice close to the base model, and get a warning (the
+# old default, 10 epochs, gave 2,000 clips 80 steps).
+DEFAULT_OPTIMIZER_STEPS = 1000
+MIN_OPTIMIZER_STEPS = 250
+
 DEFAULT_SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
     "It was the best of times, it was the worst of times, it was the age of wisdom.",
@@ -80,7 +92,8 @@ class ExportSettings(StrictSettings):
 
 class TrainingSettings(StrictSettings):
     run_name: str = "main"  # <data_root>/models/<voice>/xtts/<run_name>/; a new name starts over
-    epochs: int = Field(10, ge=1)
+    steps: int = Field(DEFAULT_OPTIMIZER_STEPS, ge=1)  # optimizer steps; epochs derived from the export's size
+    epochs: int | None = Field(None, ge=1)  # None: from steps; set: exactly this many epochs (steps unused)
     batch_size: int = Field(3, ge=1)
     grad_accum_steps: int = Field(84, ge=1)
     eval_batch_size: int | None = Field(None, ge=1)  # None: batch_size
@@ -92,18 +105,18 @@ class TrainingSettings(StrictSettings):
     grad_clip: float = Field(0.0, ge=0)  # 0: off (as upstream)
     mixed_precision: bool = False
     precision: Literal["fp16", "bf16"] = "fp16"
-    save_step: int = Field(1000, ge=1)  # a checkpoint every N steps, and one at every epoch's end
+    save_step: int = Field(1000, ge=1)  # a checkpoint about every N batches, and at the run's end
     keep_checkpoints: int = Field(2, ge=1)  # older checkpoint_<step>.pth files are deleted
     print_step: int = Field(50, ge=1)  # progress line in the logs (and the Dagster run) every N steps
     plot_step: int = Field(100, ge=1)  # TensorBoard training scalars every N steps
-    run_eval: bool = True
+    run_eval: bool = True  # an export without validation clips trains without evaluation (a warning)
     num_loader_workers: int = Field(8, ge=0)
     seed: int = 1
     min_conditioning_seconds: float = Field(3.0, gt=0)
     max_conditioning_seconds: float = Field(6.0, gt=0)
     text_ce_weight: float = Field(0.01, ge=0)
     mel_ce_weight: float = Field(1.0, ge=0)
-    tensorboard_audio: bool = True  # synthesize samples.sentences into TensorBoard after each epoch
+    tensorboard_audio: bool = True  # synthesize samples.sentences into TensorBoard at epoch-end checkpoints
     gpu: int | None = None  # None: the first visible GPU, else the CPU
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from tts_assets.xtts import paths
 from tts_assets.xtts.base_model import coqui_model_args
 from tts_assets.xtts.config import COQUI_RATE, OUTPUT_RATE, BaseFiles, XttsVoiceConfig
 from tts_assets.xtts.errors import XttsConfigError, XttsDataError
+from tts_assets.xtts.plan import TrainingPlan, plan_training
 
 
 def import_coqui():
@@ -32,6 +33,18 @@ def export_files(layout: DataLayout, voice: str) -> tuple[Path, Path]:
 def count_rows(csv_path: Path) -> int:
     with open(csv_path, encoding="utf-8") as handle:
         return max(0, sum(1 for line in handle if line.strip()) - 1)
+
+
+def training_plan(layout: DataLayout, config: XttsVoiceConfig) -> TrainingPlan:
+    """The run's epochs and steps for the voice's export (which must have a training clip)."""
+    train_csv, eval_csv = export_files(layout, config.voice)
+    if not train_csv.is_file():
+        raise XttsDataError(train_csv, f"no XTTS export for voice {config.voice!r}; export the dataset first")
+    train_clips = count_rows(train_csv)
+    if train_clips == 0:
+        raise XttsDataError(train_csv, "no training clips (see rejections.jsonl beside it)")
+    eval_clips = count_rows(eval_csv) if eval_csv.is_file() else 0
+    return plan_training(config.training, train_clips, eval_clips)
 
 
 def choose_reference(layout: DataLayout, config: XttsVoiceConfig) -> list[Path]:
@@ -54,7 +67,14 @@ def choose_reference(layout: DataLayout, config: XttsVoiceConfig) -> list[Path]:
     return [paths.export_dir(layout, config.voice) / r["audio_file"] for r in pool[: config.samples.reference_count]]
 
 
-def build_trainer_config(config: XttsVoiceConfig, files: BaseFiles, layout: DataLayout, test_sentences: list[dict]):
+def build_trainer_config(config: XttsVoiceConfig, files: BaseFiles, layout: DataLayout, test_sentences: list[dict],
+                         plan: TrainingPlan | None = None):
+    """coqui's config of the run; its epochs and evaluation are the plan's (default: the export's;
+    without an export, as for `bench.xtts_step`, which steps the trainer itself: training.epochs or 1)."""
+    if plan is None and export_files(layout, config.voice)[0].is_file():
+        plan = training_plan(layout, config)
+    epochs = plan.epochs if plan else config.training.epochs or 1
+    evaluate = plan.evaluate if plan else config.training.run_eval
     GPTArgs, _, GPTTrainerConfig = import_coqui()
     from TTS.config.shared_configs import BaseDatasetConfig
     from TTS.tts.configs.xtts_config import XttsAudioConfig
@@ -78,7 +98,7 @@ def build_trainer_config(config: XttsVoiceConfig, files: BaseFiles, layout: Data
     dataset = BaseDatasetConfig(
         formatter="coqui", dataset_name=config.voice, path=str(paths.export_dir(layout, config.voice)),
         meta_file_train=paths.metadata_train(layout, config.voice).name,
-        meta_file_val=paths.metadata_eval(layout, config.voice).name if t.run_eval else "",
+        meta_file_val=paths.metadata_eval(layout, config.voice).name if evaluate else "",
         language=config.language,
     )
     return GPTTrainerConfig(
@@ -88,9 +108,9 @@ def build_trainer_config(config: XttsVoiceConfig, files: BaseFiles, layout: Data
         audio=XttsAudioConfig(sample_rate=COQUI_RATE, dvae_sample_rate=COQUI_RATE, output_sample_rate=OUTPUT_RATE),
         batch_size=t.batch_size, eval_batch_size=t.eval_batch_size or t.batch_size,
         num_loader_workers=t.num_loader_workers, num_eval_loader_workers=t.num_loader_workers,
-        epochs=t.epochs, print_step=t.print_step, plot_step=t.plot_step, log_model_step=t.save_step,
+        epochs=epochs, print_step=t.print_step, plot_step=t.plot_step, log_model_step=t.save_step,
         save_step=t.save_step, save_n_checkpoints=t.keep_checkpoints, save_checkpoints=True, save_all_best=False,
-        print_eval=False, run_eval=t.run_eval, test_delay_epochs=0,
+        print_eval=False, run_eval=evaluate, test_delay_epochs=0,
         mixed_precision=t.mixed_precision, precision=t.precision, grad_clip=t.grad_clip,
         optimizer="AdamW", optimizer_wd_only_on_weights=True,
         optimizer_params={"betas": list(t.betas), "eps": 1e-8, "weight_decay": t.weight_decay},

@@ -1,6 +1,14 @@
 """coqui's `Trainer` with what this project adds: a NaN/inf guard before every backward pass and
 save, atomic and pruned checkpoints, the voice's own resume (its lr, a checkpoint that must fit
-the config), and the loss reported as itself."""
+the config), the loss reported as itself, optimizer steps counted, logged and stored in every
+checkpoint, and checkpoints spaced by `save_step` batches rather than one per epoch.
+
+coqui saves a checkpoint every `save_step` batches and at every epoch's end. A run sized in
+optimizer steps gives a small dataset hundreds of short epochs, and an XTTS checkpoint with its
+optimizer state is ~5 GB: here an epoch of at most `save_step` batches is never saved mid-way, and an
+epoch's end is saved (and speaks the test sentences into TensorBoard) once `save_step` batches have
+passed since the last epoch-end checkpoint, and always at the run's last epoch. Epochs longer than
+`save_step` batches are saved as coqui does: every `save_step` batches and at every epoch's end."""
 
 from __future__ import annotations
 
@@ -52,15 +60,19 @@ def make_trainer_class():
         """coqui's Trainer with guarded, atomic, pruned checkpoints and the voice's own resume."""
 
         def __init__(self, *args, voice_config: XttsVoiceConfig, progress: Callable[[str], None] | None,
-                     protect: Path | None = None, **kwargs):
+                     protect: Path | None = None, optimizer_steps: int = 0, total_optimizer_steps: int | None = None,
+                     **kwargs):
             self.voice_config = voice_config
             self.protect = protect  # the checkpoint promoted for serving: never pruned
             self.progress = progress
             self.step_losses: list[dict] = []
             self.step_times: list[float] = []
             self.last_good: Path | None = None
+            self.optimizer_steps = optimizer_steps  # done, the resumed checkpoint's included
+            self.total_optimizer_steps = total_optimizer_steps  # the run's plan
             super().__init__(*args, **kwargs)
             self.last_good = last_checkpoint(self.output_path)
+            self.last_epoch_end = self.total_steps_done  # batches done at the last epoch-end checkpoint
 
         # The run folder is fixed (continue_path) and the checkpoint to restore chosen by the caller;
         # coqui's version would also overwrite the config with the folder's config.json.
@@ -100,6 +112,8 @@ def make_trainer_class():
 
         def optimize(self, *args, **kwargs):
             outputs, loss_dict, step_time = super().optimize(*args, **kwargs)
+            if loss_dict and kwargs.get("step_optimizer", True):  # coqui's own test: its optimizer stepped
+                self.optimizer_steps += 1
             # coqui divides the loss by grad_accum_steps for the backward pass and reports it so (its
             # multiply-back is commented out): report the loss itself, comparable with eval's.
             if loss_dict and "loss" in loss_dict:
@@ -118,7 +132,8 @@ def make_trainer_class():
                 if step_index % self.config.print_step == 0:
                     line = (
                         f"{self.voice_config.voice}: step {step_index} (epoch {self.epochs_done + 1}/{self.config.epochs},"
-                        f" batch {step + 1}/{batch_n_steps}): loss {record.get('loss', float('nan')):.4f} (text "
+                        f" batch {step + 1}/{batch_n_steps}, optimizer step {self.optimizer_steps}/"
+                        f"{self.total_optimizer_steps}): loss {record.get('loss', float('nan')):.4f} (text "
                         f"{record.get('loss_text_ce', float('nan')):.4f}, mel {record.get('loss_mel_ce', float('nan')):.4f}),"
                         f" {self.step_times[-1]:.2f} s/step"
                     )
@@ -138,7 +153,7 @@ def make_trainer_class():
                 save_model(
                     self.config, self._get_model(), tmp, current_step=step, epoch=epoch, optimizer=self.optimizer,
                     scheduler=self.scheduler, scaler=self.scaler if self.use_amp_scaler else None,
-                    model_loss=model_loss,
+                    model_loss=model_loss, optimizer_steps=self.optimizer_steps,
                 )
             self.last_good = target
             removed = prune_checkpoints(self.output_path, self.config.save_n_checkpoints, self.protect)
@@ -146,15 +161,32 @@ def make_trainer_class():
                      f" (pruned {', '.join(p.name for p in removed)})" if removed else "")
             return target
 
+        def _epoch_end_due(self) -> bool:
+            """Whether this epoch's end is saved: the run's last epoch, or save_step batches since the
+            last epoch-end checkpoint (every epoch's end when epochs are longer than save_step)."""
+            return (self.epochs_done + 1 >= self.config.epochs
+                    or self.total_steps_done - self.last_epoch_end >= self.config.save_step)
+
         def save_checkpoint(self) -> None:
-            """Mid-epoch (every save_step): the epoch in progress is stored, so a resume repeats it."""
+            """Mid-epoch (every save_step batches, in epochs longer than that): the epoch in progress
+            is stored, so a resume repeats it."""
+            if self.train_loader is not None and len(self.train_loader) <= self.config.save_step:
+                return  # a short epoch: saved at its end (_epoch_end_due)
             self._save(self.total_steps_done, self.epochs_done, {
                 "train_loss": self._pick_target_avg_loss(self.keep_avg_train),
                 "eval_loss": self._pick_target_avg_loss(self.keep_avg_eval)})
 
+        def test_run(self) -> None:
+            """The test sentences into TensorBoard, at the epochs whose end is saved."""
+            if self._epoch_end_due():
+                super().test_run()
+
         def save_best_model(self) -> None:
-            """At each epoch's end: a checkpoint of the finished epoch, and best_model.pth when the
-            target loss (eval, else train) improved."""
+            """At an epoch's end (when _epoch_end_due): a checkpoint of the finished epoch, and
+            best_model.pth when the target loss (eval, else train) improved."""
+            if not self._epoch_end_due():
+                return
+            self.last_epoch_end = self.total_steps_done
             eval_loss = self._pick_target_avg_loss(self.keep_avg_eval)
             train_loss = self._pick_target_avg_loss(self.keep_avg_train)
             losses = {"train_loss": train_loss, "eval_loss": eval_loss}

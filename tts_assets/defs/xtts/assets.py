@@ -36,6 +36,24 @@ def _tensorboard(layout, voice: str) -> str:
     return f"tensorboard --logdir {paths.xtts_models_dir(layout, voice)}"
 
 
+def training_metadata(result) -> dict:
+    """How long the run trains and on what (`xtts.plan`), as the checkpoint's metadata: optimizer
+    steps are batch_size x grad_accum_steps clips; `step` counts batches, as checkpoint names do."""
+    return {
+        "train_clips": result.train_clips,
+        "eval_clips": result.eval_clips,
+        "effective_batch": result.effective_batch,
+        "batches_per_epoch": result.batches_per_epoch,
+        "steps_per_epoch": result.steps_per_epoch,
+        "total_optimizer_steps": result.total_optimizer_steps,
+        "epochs_from": dg.MetadataValue.text(
+            f"training.steps {result.target_steps}" if result.target_steps is not None else "training.epochs"),
+        "evaluation": dg.MetadataValue.text(result.evaluation),
+        "warnings": dg.MetadataValue.json(list(result.warnings)),
+        **({"optimizer_steps": result.optimizer_steps} if result.optimizer_steps is not None else {}),
+    }
+
+
 @dg.asset(partitions_def=voice_partitions, group_name="xtts", deps=[aligned_dataset], kinds={"csv"})
 def xtts_export(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """The aligned dataset in coqui's format (metadata_train.csv / metadata_eval.csv from the
@@ -71,8 +89,10 @@ def xtts_export(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: T
 )
 @on_a_free_card
 def xtts_checkpoint(context: dg.AssetExecutionContext, config: XttsRunConfig, tts: TtsAssetsResource) -> dg.MaterializeResult:
-    """The voice's fine-tuned XTTS-v2 GPT: coqui's GPTTrainer until training.epochs are done,
-    resumed from the run's newest checkpoint; progress in the run's logs, scalars in TensorBoard."""
+    """The voice's fine-tuned XTTS-v2 GPT: coqui's GPTTrainer for training.steps optimizer steps
+    (whole epochs; training.epochs when set), resumed from the run's newest checkpoint; evaluated
+    after every epoch when the export has validation clips; the plan in the metadata, progress in
+    the run's logs, scalars in TensorBoard."""
     from tts_assets.xtts.train import train_xtts
 
     layout = tts.layout()
@@ -101,6 +121,7 @@ def xtts_checkpoint(context: dg.AssetExecutionContext, config: XttsRunConfig, tt
             "already_done": result.already_done,
             "device": result.device,
             "peak_rss_mb": result.peak_rss_mb,
+            **training_metadata(result),
             **optional,
         },
         data_version=dg.DataVersion(f"{settings.training.run_name}:{result.step}"),
