@@ -130,23 +130,36 @@ def load_model(settings: AsrSettings):
         raise ModelNotFoundError(model, f"{type(exc).__name__}: {exc}; {hint}") from exc
 
 
+WINDOW_S = 30.0  # Whisper hears 30 s at a time, however short the audio
+
+
 def heard_in(verifier, audio: np.ndarray, spans: list[tuple[float, float]], settings: AsrSettings) -> list[str]:
-    """What `verifier` hears in each (start, end) span of 16 kHz `audio`, seconds: each span
-    decoded on its own, in batches, from the audio already in memory."""
+    """What `verifier` hears in each (start, end) span of 16 kHz `audio`, seconds, in time order:
+    neighbouring spans share a 30 s window (decoded in batches, from the audio already in memory)
+    and each word goes to the span it lies in, or the nearest."""
     from faster_whisper import BatchedInferencePipeline
 
     if not spans:
         return []
+    windows = []
+    for start, end in spans:
+        if windows and end - windows[-1][0] <= WINDOW_S:
+            windows[-1][1] = end
+        else:
+            windows.append([start, end])
     segments, _ = BatchedInferencePipeline(verifier).transcribe(
         audio, language=settings.language, beam_size=settings.beam_size, batch_size=max(1, settings.batch_size),
-        clip_timestamps=[{"start": start, "end": end} for start, end in spans],
+        clip_timestamps=[{"start": start, "end": end} for start, end in windows], word_timestamps=True,
     )
     heard = [[] for _ in spans]
     starts = [start for start, _ in spans]
-    for segment in segments:  # each lies inside the span it was decoded from
-        index = bisect.bisect_right(starts, (segment.start + segment.end) / 2) - 1
-        heard[max(index, 0)].append(segment.text.strip())
-    return [" ".join(parts) for parts in heard]
+    for word in (w for segment in segments for w in segment.words or ()):
+        middle = (word.start + word.end) / 2
+        index = max(bisect.bisect_right(starts, middle) - 1, 0)
+        if middle > spans[index][1] and index + 1 < len(spans) and starts[index + 1] - middle < middle - spans[index][1]:
+            index += 1
+        heard[index].append(word)
+    return [join_words(words) for words in heard]
 
 
 def _transcribe_window(model, audio: np.ndarray, settings: AsrSettings):
