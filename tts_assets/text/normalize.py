@@ -31,6 +31,8 @@ VULGAR_FRACTIONS = {ch: " " + unicodedata.normalize("NFKC", ch).replace("\u2044"
                     for ch in map(chr, range(0x00BC, 0x2190)) if unicodedata.decomposition(ch).startswith("<fraction>")}
 # Capital Roman numerals ("Chapter IV", "Henry VIII"; not "I"): NeMo reads them in its other readings only.
 _ROMAN_NUMERAL = re.compile(r"\b[IVXLCDM]{2,}\b")
+# Prices said as two numbers ("$5.50": "five fifty"), a reading NeMo's money grammar lacks.
+_PRICE = re.compile(r"[$£€](\d+)\.(\d\d)\b")
 _PROTECTED = {str(d): chr(0xE000 + d) for d in range(10)}  # digits no rule may spell (Unicode private use)
 _UNPROTECTED = {v: k for k, v in _PROTECTED.items()}
 
@@ -82,8 +84,9 @@ def normalize_text(text: str, lang: str = "en") -> str:
 
 def spoken_readings(text: str, lang: str = "en", limit: int = 8) -> list[str]:
     """The readings of `text` for the audio to choose among: NeMo's deterministic one first, then
-    its other readings, distinct in `spoken_words`, at most `limit`. Only a text with digits,
-    symbols or Roman numerals has more than one, and only in NeMo's languages."""
+    a price as two numbers ("five fifty"), then NeMo's other readings ("five dollars and fifty
+    cents"), distinct in `spoken_words`, at most `limit`. Only a text with digits, symbols or Roman
+    numerals has more than one, and only in NeMo's languages."""
     base = _base_language(lang)
     if base not in nemo.NEMO_LANGUAGES:
         return [normalize_text(text, lang)]
@@ -91,9 +94,12 @@ def spoken_readings(text: str, lang: str = "en", limit: int = 8) -> list[str]:
     text = _plain(text)
     readings = [_nemo_reading(normalizer, text)]
     if unspoken(text) or _ROMAN_NUMERAL.search(text):
-        # NeMo's top `limit` paths come back as a set: sorted, so a clip's candidates repeat.
-        others = normalizer.normalize(text, n_tagged=limit, punct_post_process=True)
-        readings += sorted(re.sub(r"\s+", " ", reading).strip() for reading in others)
+        written = [text, _PRICE.sub(r"\1 \2", text)] if _PRICE.search(text) else [text]
+        readings += [_nemo_reading(normalizer, variant) for variant in written[1:]]
+        for variant in written:
+            # NeMo's top `limit` paths come back as a set: sorted, so a clip's candidates repeat.
+            others = normalizer.normalize(variant, n_tagged=limit, punct_post_process=True)
+            readings += sorted(re.sub(r"\s+", " ", reading).strip() for reading in others)
     distinct: dict[tuple[str, ...], str] = {}
     for reading in readings:
         distinct.setdefault(tuple(spoken_words(reading)), reading)
