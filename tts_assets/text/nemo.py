@@ -1,7 +1,9 @@
 """NeMo text processing's normalizers, loaded once a process and only when first used.
 
-Its grammars (pynini FSTs) are compiled once per language into a cache folder, about a minute for
-English, then load in about a second. The folder is `$TTS_ASSETS_NEMO_CACHE/<lang>`, else
+Its grammars (pynini FSTs) are compiled once per language into a cache folder: for English the
+deterministic ones in about a minute (they load in about a second later), the other readings'
+(NormalizerWithAudio, 67 MB) in about 25 CPU minutes (they load in about 25 s later: NeMo derives
+a digit-free variant of them on every load). The folder is `$TTS_ASSETS_NEMO_CACHE/<lang>`, else
 `$XDG_CACHE_HOME/tts_assets/nemo_grammars/<lang>` (`~/.cache` without XDG_CACHE_HOME);
 `bin/setup --test` fills the English one (`python -m tts_assets.text.nemo en`).
 NeMo itself is imported here only, inside the loaders: the Dagster code location never loads it.
@@ -41,7 +43,8 @@ def _load(lang: str, with_audio: bool):
         fcntl.flock(lock, fcntl.LOCK_EX)
         ready = cache / ("ready-with-audio" if with_audio else "ready")
         if not ready.exists():
-            log.info("compiling NeMo %s text normalization grammars into %s (about a minute, once)", lang, cache)
+            log.info("compiling NeMo %s text normalization grammars into %s, once (%s)", lang, cache,
+                     "for English about 25 CPU minutes" if with_audio else "about a minute")
         started = time.perf_counter()
         if with_audio:
             from nemo_text_processing.text_normalization.normalize_with_audio import NormalizerWithAudio

@@ -88,18 +88,17 @@ def spoken_readings(text: str, lang: str = "en", limit: int = 8) -> list[str]:
     cents"), distinct in `spoken_words`, at most `limit`. Only a text with digits, symbols or Roman
     numerals has more than one, and only in NeMo's languages."""
     base = _base_language(lang)
-    if base not in nemo.NEMO_LANGUAGES:
-        return [normalize_text(text, lang)]
-    normalizer = nemo.normalizer_with_audio(base)
     text = _plain(text)
-    readings = [_nemo_reading(normalizer, text)]
-    if unspoken(text) or _ROMAN_NUMERAL.search(text):
-        written = [text, _PRICE.sub(r"\1 \2", text)] if _PRICE.search(text) else [text]
-        readings += [_nemo_reading(normalizer, variant) for variant in written[1:]]
-        for variant in written:
-            # NeMo's top `limit` paths come back as a set: sorted, so a clip's candidates repeat.
-            others = normalizer.normalize(variant, n_tagged=limit, punct_post_process=True)
-            readings += sorted(re.sub(r"\s+", " ", reading).strip() for reading in others)
+    if base not in nemo.NEMO_LANGUAGES or not (unspoken(text) or _ROMAN_NUMERAL.search(text)):
+        return [normalize_text(text, lang)]
+    # Loaded only for such a text: NeMo derives part of these grammars on every load (~25 s).
+    normalizer = nemo.normalizer_with_audio(base)
+    written = [text, _PRICE.sub(r"\1 \2", text)] if _PRICE.search(text) else [text]
+    readings = [_nemo_reading(normalizer, variant) for variant in written]
+    for variant in written:
+        # NeMo's top `limit` paths come back as a set: sorted, so a clip's candidates repeat.
+        others = normalizer.normalize(variant, n_tagged=limit, punct_post_process=True)
+        readings += sorted(re.sub(r"\s+", " ", reading).strip() for reading in others)
     distinct: dict[tuple[str, ...], str] = {}
     for reading in readings:
         distinct.setdefault(tuple(spoken_words(reading)), reading)
