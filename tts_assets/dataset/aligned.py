@@ -27,7 +27,7 @@ from tts_assets.manifest.schema import Reason
 from tts_assets.quality.measures import measure, normalize_loudness
 from tts_assets.settings import AlignSettings, DatasetSettings
 from tts_assets.dataset.sources import speakable_in
-from tts_assets.text.normalize import normalize_text, spoken_words, unspoken
+from tts_assets.text.normalize import spoken_readings, spoken_words, unspoken
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class _Candidate:
     words: list[AlignedWord]  # relative to the original clip
     score: float
     request: CutRequest
+    readings: int  # how many readings of the written text were aligned for the audio to choose
 
 
 def _rejection(row: dict, reason: Reason, detail: str) -> dict:
@@ -79,15 +80,16 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSetti
         return _rejection(row, Reason.LENGTH_MISMATCH,
                           f"{len(row['text']):,} characters cannot be spoken in {row['duration']:.2f} s")
     try:
-        text = normalize_text(row["text"], settings.align.language)
+        readings = spoken_readings(row["text"], settings.align.language, settings.align.max_readings)
     except (NotImplementedError, ValueError, OverflowError) as exc:  # num2words on a number it cannot spell
         return _rejection(row, Reason.UNSPOKEN_TEXT, f"cannot spell out the text: {exc}")
-    left = unspoken(text)
-    if left:  # the aligner would skip them and the text would keep them: neither is the audio
-        return _rejection(row, Reason.UNSPOKEN_TEXT, f"left after normalization: {' '.join(left)}")
-    words = spoken_words(text)
-    if not words:
-        return _rejection(row, Reason.EMPTY_TEXT, f"no speakable words in {text!r}")
+    # A reading that keeps digits or symbols is not what the reader said (the aligner would skip them).
+    spoken = [reading for reading in readings if not unspoken(reading)]
+    if not spoken:
+        return _rejection(row, Reason.UNSPOKEN_TEXT, f"left after normalization: {' '.join(unspoken(readings[0]))}")
+    spoken = [reading for reading in spoken if spoken_words(reading)]
+    if not spoken:
+        return _rejection(row, Reason.EMPTY_TEXT, f"no speakable words in {readings[0]!r}")
     try:
         audio, rate = sf.read(dataset_dir / row["audio_file"], dtype="float32")
     except sf.SoundFileError as exc:  # a missing or damaged clip spoils only itself
@@ -96,11 +98,21 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSetti
     if spoiled:
         return _rejection(row, *spoiled)
     audio16 = soxr.resample(audio, rate, ALIGN_RATE) if rate != ALIGN_RATE else audio
-    try:
-        aligned = aligner.align(audio16, words)
-    except AlignmentError as exc:
-        return _rejection(row, Reason.ALIGN_FAILED, str(exc))
-    score = clip_score(aligned)
+    # The audio chooses the reading: the one the aligner scores best (the first, NeMo's
+    # deterministic one, on a tie); a reading it cannot align at all just loses.
+    best, failure = None, None
+    for reading in spoken:
+        try:
+            aligned = aligner.align(audio16, spoken_words(reading))
+        except AlignmentError as exc:
+            failure = failure or exc
+            continue
+        score = clip_score(aligned)
+        if best is None or score > best[2]:
+            best = reading, aligned, score
+    if best is None:
+        return _rejection(row, Reason.ALIGN_FAILED, str(failure))
+    text, aligned, score = best
     if score < settings.quality.min_align_score:
         return _rejection(row, Reason.LOW_ALIGN_SCORE, f"{score:.3f} < {settings.quality.min_align_score}")
     pad = settings.align.pad_s
@@ -113,7 +125,7 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSetti
         end = min(end, row["duration"])
     target = layout.aligned_wavs_dir(voice, row["book"]) / Path(row["audio_file"]).name
     words_span = (offset + aligned[0].start, offset + aligned[-1].end)
-    return _Candidate(row, text, aligned, score, CutRequest(start, end, target, *words_span))
+    return _Candidate(row, text, aligned, score, CutRequest(start, end, target, *words_span), len(spoken))
 
 
 def _signal_rejection(audio: np.ndarray, rate: int, settings: DatasetSettings):
@@ -230,6 +242,7 @@ def align_voice_dataset(
                 "sample_rate": rate,
                 "words": [w.to_dict() for w in words],
                 "align_score": candidate.score,
+                "normalization_candidates": candidate.readings,
                 "aligner": aligner.name,
                 "seconds_per_char": round((words[-1].end - words[0].start) / max(chars, 1), 4),
                 **{f"quality_{k}": v for k, v in measure(audio, rate).to_dict().items()},

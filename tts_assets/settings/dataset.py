@@ -90,6 +90,9 @@ class AlignSettings(StrictSettings):
     language: str = "en"
     device: str = "cpu"
     pad_s: float = 0.15  # silence kept before the first and after the last aligned word
+    # Readings of a text with digits or symbols aligned for the audio to choose ("$5.50": "five
+    # dollars fifty cents", "five fifty"); each is one more alignment of the clip. 1: NeMo's one reading.
+    max_readings: int = Field(8, ge=1)
 
 
 class QualitySettings(StrictSettings):

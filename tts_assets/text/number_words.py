@@ -1,4 +1,4 @@
-"""Number words from num2words, shared by the English rules and those of other languages."""
+"""Number words from num2words, for the languages NeMo does not normalize for us (`other_languages`)."""
 
 from __future__ import annotations
 

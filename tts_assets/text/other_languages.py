@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from tts_assets.text.english import UNITS
 from tts_assets.text.number_words import MAX_NUMBER_DIGITS, num2words, ordinals
 
 # The languages besides English whose numbers are spelled, and how they write them: (thousands
@@ -28,9 +27,11 @@ YEARS_IN_HUNDREDS = {"de", "nl", "da"}
 YEARS_UNSPELLED = {"sv", "no"}
 PERCENT = {"de": "Prozent", "fr": "pour cent", "es": "por ciento", "it": "per cento", "pt": "por cento",
            "nl": "procent", "sv": "procent", "da": "procent", "no": "prosent", "ca": "per cent"}
-# Abbreviations after a number whose word the reader said (units are spelled in English only).
+# Abbreviations after a number, whose word (declined, gendered) these rules do not know: the number is left.
 _LOCAL_UNITS = "|".join(re.escape(u) for u in sorted(
-    {*UNITS, "h", "l", "t", "s", "ha", "w", "kw", "v", "mio.", "mrd.", "tsd.", "std.", "min.", "sek.", "jh."},
+    {"km", "m", "cm", "mm", "mi", "ft", "kg", "g", "mg", "lb", "lbs", "oz", "ml", "mph", "km/h", "kph", "min",
+     "hr", "hrs", "gb", "mb", "hz", "khz", "°c", "°f", "°", "h", "l", "t", "s", "ha", "w", "kw", "v", "mio.",
+     "mrd.", "tsd.", "std.", "min.", "sek.", "jh."},
     key=len, reverse=True))
 
 

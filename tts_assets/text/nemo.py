@@ -1,0 +1,78 @@
+"""NeMo text processing's normalizers, loaded once a process and only when first used.
+
+Its grammars (pynini FSTs) are compiled once per language into a cache folder: for English the
+deterministic ones in about a minute (they load in about a second later), the other readings'
+(NormalizerWithAudio, 67 MB) in about 25 CPU minutes (they load in about 25 s later: NeMo derives
+a digit-free variant of them on every load). The folder is `$TTS_ASSETS_NEMO_CACHE/<lang>`, else
+`$XDG_CACHE_HOME/tts_assets/nemo_grammars/<lang>` (`~/.cache` without XDG_CACHE_HOME);
+`bin/setup --test` fills the English one (`python -m tts_assets.text.nemo en`).
+NeMo itself is imported here only, inside the loaders: the Dagster code location never loads it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sys
+import time
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+NEMO_CACHE_ENV = "TTS_ASSETS_NEMO_CACHE"
+# The languages NeMo normalizes for us; the others keep the rules of `other_languages` until NeMo's
+# grammars for them are checked against what those rules refuse to guess (agreement, declension).
+NEMO_LANGUAGES = frozenset({"en"})
+
+
+def grammar_cache_dir(lang: str) -> Path:
+    root = os.environ.get(NEMO_CACHE_ENV)
+    if not root:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tts_assets" / "nemo_grammars"
+    return Path(root) / lang
+
+
+def _load(lang: str, with_audio: bool):
+    cache = grammar_cache_dir(lang)
+    cache.mkdir(parents=True, exist_ok=True)
+    # Processes that start together (Dagster runs, pytest workers) compile one at a time and the
+    # later ones read the finished .far files rather than a half-written one.
+    with open(cache / ".compile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ready = cache / ("ready-with-audio" if with_audio else "ready")
+        if not ready.exists():
+            log.info("compiling NeMo %s text normalization grammars into %s, once (%s)", lang, cache,
+                     "for English about 25 CPU minutes" if with_audio else "about a minute")
+        started = time.perf_counter()
+        if with_audio:
+            from nemo_text_processing.text_normalization.normalize_with_audio import NormalizerWithAudio
+
+            normalizer = NormalizerWithAudio(input_case="cased", lang=lang, cache_dir=str(cache))
+        else:
+            from nemo_text_processing.text_normalization.normalize import Normalizer
+
+            normalizer = Normalizer(input_case="cased", lang=lang, cache_dir=str(cache))
+        ready.touch()
+        log.info("NeMo %s normalizer ready in %.1f s", lang, time.perf_counter() - started)
+    return normalizer
+
+
+@lru_cache(maxsize=None)
+def deterministic_normalizer(lang: str):
+    """NeMo's one reading of a text: for text to speak, where no audio says which reading is meant."""
+    return _load(lang, with_audio=False)
+
+
+@lru_cache(maxsize=None)
+def normalizer_with_audio(lang: str):
+    """NeMo's several readings of a text ("$5.50": "five dollars fifty cents", "five fifty"), for the
+    audio to choose among; it holds the deterministic grammars as well."""
+    return _load(lang, with_audio=True)
+
+
+if __name__ == "__main__":  # bin/setup: compile the grammars of the languages named
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for language in sys.argv[1:]:
+        normalizer_with_audio(language)
