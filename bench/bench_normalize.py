@@ -2,8 +2,8 @@
 
 Two texts: the sample book's sentences (prose, few numbers) and a numbers-heavy set (dates, money,
 measures, times, ordinals, addresses), each sentence spoken by Piper as it reads the written form.
-For every sentence it times `spoken_readings` (NeMo's deterministic reading, plus its other readings
-when the sentence has digits or symbols), aligning the first reading alone (what alignment cost
+For every sentence it times `spoken_readings` (NeMo's deterministic reading, plus the other readings
+written out and read by it again when the sentence has digits, symbols or Roman numerals), aligning the first reading alone (what alignment cost
 before), and aligning every reading (what the audio's choice costs), with pocketsphinx.
 From the repository root: python -m bench.bench_normalize [--minutes 2.7] [--work DIR] [--out FILE]
 """
@@ -89,10 +89,10 @@ def main() -> None:
 
     from tts_assets.aligners.pocketsphinx_backend import PocketsphinxAligner
     from tts_assets.sample_book import PIPER_RATE, synthesize
-    from tts_assets.text.nemo import normalizer_with_audio
+    from tts_assets.text.nemo import deterministic_normalizer
 
     started = time.perf_counter()
-    normalizer_with_audio("en")
+    deterministic_normalizer("en")
     load_s = time.perf_counter() - started
     book = sample_book(args.work, args.minutes)
     audio = np.concatenate(list(stream_pcm(book.audio, 16000)))

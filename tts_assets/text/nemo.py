@@ -1,9 +1,11 @@
 """NeMo text processing's normalizers, loaded once a process and only when first used.
 
 Its grammars (pynini FSTs) are compiled once per language into a cache folder: for English the
-deterministic ones in about a minute (they load in about a second later), the other readings'
-(NormalizerWithAudio, 67 MB) in about 25 CPU minutes (they load in about 25 s later: NeMo derives
-a digit-free variant of them on every load). The folder is `$TTS_ASSETS_NEMO_CACHE/<lang>`, else
+deterministic ones in about a minute (they load in about a second later). NeMo's multi-reading
+grammars (NormalizerWithAudio) are not used: they took 25 CPU minutes to compile and load in ~25 s
+every process (NeMo derives a digit-free variant of them on each load); the readings the audio
+chooses among are written out and read by the deterministic ones (`normalize.spoken_readings`).
+The folder is `$TTS_ASSETS_NEMO_CACHE/<lang>`, else
 `$XDG_CACHE_HOME/tts_assets/nemo_grammars/<lang>` (`~/.cache` without XDG_CACHE_HOME);
 `bin/setup --test` fills the English one (`python -m tts_assets.text.nemo en`).
 NeMo itself is imported here only, inside the loaders: the Dagster code location never loads it.
@@ -34,45 +36,28 @@ def grammar_cache_dir(lang: str) -> Path:
     return Path(root) / lang
 
 
-def _load(lang: str, with_audio: bool):
+@lru_cache(maxsize=None)
+def deterministic_normalizer(lang: str):
+    """NeMo's one reading of a text, loaded once a process (compiled once into the cache)."""
+    from nemo_text_processing.text_normalization.normalize import Normalizer
+
     cache = grammar_cache_dir(lang)
     cache.mkdir(parents=True, exist_ok=True)
     # Processes that start together (Dagster runs, pytest workers) compile one at a time and the
     # later ones read the finished .far files rather than a half-written one.
     with open(cache / ".compile.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        ready = cache / ("ready-with-audio" if with_audio else "ready")
+        ready = cache / "ready"
         if not ready.exists():
-            log.info("compiling NeMo %s text normalization grammars into %s, once (%s)", lang, cache,
-                     "for English about 25 CPU minutes" if with_audio else "about a minute")
+            log.info("compiling NeMo %s text normalization grammars into %s, once (about a minute)", lang, cache)
         started = time.perf_counter()
-        if with_audio:
-            from nemo_text_processing.text_normalization.normalize_with_audio import NormalizerWithAudio
-
-            normalizer = NormalizerWithAudio(input_case="cased", lang=lang, cache_dir=str(cache))
-        else:
-            from nemo_text_processing.text_normalization.normalize import Normalizer
-
-            normalizer = Normalizer(input_case="cased", lang=lang, cache_dir=str(cache))
+        normalizer = Normalizer(input_case="cased", lang=lang, cache_dir=str(cache))
         ready.touch()
         log.info("NeMo %s normalizer ready in %.1f s", lang, time.perf_counter() - started)
     return normalizer
 
 
-@lru_cache(maxsize=None)
-def deterministic_normalizer(lang: str):
-    """NeMo's one reading of a text: for text to speak, where no audio says which reading is meant."""
-    return _load(lang, with_audio=False)
-
-
-@lru_cache(maxsize=None)
-def normalizer_with_audio(lang: str):
-    """NeMo's several readings of a text ("$5.50": "five dollars fifty cents", "five fifty"), for the
-    audio to choose among; it holds the deterministic grammars as well."""
-    return _load(lang, with_audio=True)
-
-
 if __name__ == "__main__":  # bin/setup: compile the grammars of the languages named
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for language in sys.argv[1:]:
-        normalizer_with_audio(language)
+        deterministic_normalizer(language)

@@ -14,6 +14,7 @@ import re
 import unicodedata
 
 import regex
+from num2words import num2words
 
 from tts_assets.text import nemo, other_languages
 
@@ -29,10 +30,13 @@ WORDLIKE_PUNCTUATION = set("#%&*@/\\_§¶†‡‰")
 # "9½", "¾": NFKC would make "91⁄2" of "9½"; written "9 1/2", NeMo reads "nine and a half".
 VULGAR_FRACTIONS = {ch: " " + unicodedata.normalize("NFKC", ch).replace("\u2044", "/")
                     for ch in map(chr, range(0x00BC, 0x2190)) if unicodedata.decomposition(ch).startswith("<fraction>")}
-# Capital Roman numerals ("Chapter IV", "Henry VIII"; not "I"): NeMo reads them in its other readings only.
+# Capital Roman numerals ("Chapter IV", "Henry VIII"; not "I"): NeMo's one reading leaves them as letters.
 _ROMAN_NUMERAL = re.compile(r"\b[IVXLCDM]{2,}\b")
 # Prices said as two numbers ("$5.50": "five fifty"), a reading NeMo's money grammar lacks.
-_PRICE = re.compile(r"[$£€](\d+)\.(\d\d)\b")
+_PRICE = re.compile(r"([$£€])(\d+)\.(\d\d)\b")
+_MONEY = {"$": ("dollars", "cents"), "£": ("pounds", "pence"), "€": ("euros", "cents")}
+_FOUR_DIGITS = re.compile(r"(?<![\d.,$£€])[12]\d{3}(?!\d|[.,]\d)")  # 1000-2999: a year or a count
+_THREE_DIGITS = re.compile(r"(?<![\d.,$£€])[1-9]\d{2}(?!\d|[.,]\d)")
 _PROTECTED = {str(d): chr(0xE000 + d) for d in range(10)}  # digits no rule may spell (Unicode private use)
 _UNPROTECTED = {v: k for k, v in _PROTECTED.items()}
 
@@ -54,7 +58,7 @@ def _plain(text: str) -> str:
 
 
 def _nemo_reading(normalizer, text: str) -> str:
-    """NeMo's deterministic reading (a NormalizerWithAudio holds that grammar too: one is loaded)."""
+    """NeMo's deterministic reading."""
     from nemo_text_processing.text_normalization.normalize import Normalizer
 
     return re.sub(r"\s+", " ", Normalizer.normalize(normalizer, text, punct_post_process=True)).strip()
@@ -83,26 +87,57 @@ def normalize_text(text: str, lang: str = "en") -> str:
 
 
 def spoken_readings(text: str, lang: str = "en", limit: int = 8) -> list[str]:
-    """The readings of `text` for the audio to choose among: NeMo's deterministic one first, then
-    a price as two numbers ("five fifty"), then NeMo's other readings ("five dollars and fifty
-    cents"), distinct in `spoken_words`, at most `limit`. Only a text with digits, symbols or Roman
-    numerals has more than one, and only in NeMo's languages."""
+    """The readings of `text` for the audio to choose among, distinct in `spoken_words`, at most
+    `limit`: NeMo's one reading first, then the same text with the readings it does not give
+    written out, each read by NeMo again. Only a text with digits, symbols or Roman numerals has
+    more than one, and only in NeMo's languages."""
     base = _base_language(lang)
     text = _plain(text)
     if base not in nemo.NEMO_LANGUAGES or not (unspoken(text) or _ROMAN_NUMERAL.search(text)):
         return [normalize_text(text, lang)]
-    # Loaded only for such a text: NeMo derives part of these grammars on every load (~25 s).
-    normalizer = nemo.normalizer_with_audio(base)
-    written = [text, _PRICE.sub(r"\1 \2", text)] if _PRICE.search(text) else [text]
-    readings = [_nemo_reading(normalizer, variant) for variant in written]
-    for variant in written:
-        # NeMo's top `limit` paths come back as a set: sorted, so a clip's candidates repeat.
-        others = normalizer.normalize(variant, n_tagged=limit, punct_post_process=True)
-        readings += sorted(re.sub(r"\s+", " ", reading).strip() for reading in others)
+    normalizer = nemo.deterministic_normalizer(base)
     distinct: dict[tuple[str, ...], str] = {}
-    for reading in readings:
+    for variant in _other_readings_written(text):
+        reading = _nemo_reading(normalizer, variant)
         distinct.setdefault(tuple(spoken_words(reading)), reading)
     return list(distinct.values())[:limit]
+
+
+def _other_readings_written(text: str) -> list[str]:
+    """`text`, then with each kind of token NeMo reads one way only written as readers also say it
+    (every such token of the text at once, so the variants stay few). NeMo's multi-reading grammars
+    would give some of these too, but they took 25 CPU minutes to compile and ~25 s a process to load."""
+    variants = [text]
+    if _PRICE.search(text):  # "$5.50": "five fifty", "five dollars and fifty cents"
+        variants += [_PRICE.sub(r"\2 \3", text),
+                     _PRICE.sub(lambda m: f"{m[2]} {_MONEY[m[1]][0]} and {m[3]} {_MONEY[m[1]][1]}", text)]
+    if _FOUR_DIGITS.search(text):  # "1865": a year, or a count with and without "and"
+        variants += [_FOUR_DIGITS.sub(lambda m: num2words(int(m[0]), to="year"), text),
+                     _FOUR_DIGITS.sub(lambda m: num2words(int(m[0])), text),
+                     _FOUR_DIGITS.sub(lambda m: num2words(int(m[0])).replace(" and ", " "), text)]
+    if _THREE_DIGITS.search(text):  # "123": "one twenty three" ("105" stays NeMo's)
+        variants.append(_THREE_DIGITS.sub(
+            lambda m: f"{num2words(int(m[0][0]))} {num2words(int(m[0][1:]))}" if m[0][1] != "0" else m[0], text))
+    if _ROMAN_NUMERAL.search(text):  # "Chapter IV": "four"; "Henry VIII": "the eighth"
+        variants += [_ROMAN_NUMERAL.sub(lambda m: _roman_as(m[0], "cardinal"), text),
+                     _ROMAN_NUMERAL.sub(lambda m: _roman_as(m[0], "ordinal", "the "), text)]
+    return variants
+
+
+_ROMAN_VALUES = (("M", 1000), ("CM", 900), ("D", 500), ("CD", 400), ("C", 100), ("XC", 90), ("L", 50),
+                 ("XL", 40), ("X", 10), ("IX", 9), ("V", 5), ("IV", 4), ("I", 1))
+
+
+def _roman_as(token: str, to: str, before: str = "") -> str:
+    """A Roman numeral in words, or the token as it is when it is not one written the usual way."""
+    value, rest = 0, token
+    for letters, amount in _ROMAN_VALUES:
+        while rest.startswith(letters):
+            value, rest = value + amount, rest[len(letters):]
+    written, left = "", value
+    for letters, amount in _ROMAN_VALUES:
+        written, left = written + letters * (left // amount), left % amount
+    return before + num2words(value, to=to) if value and written == token else token
 
 
 def spoken_words(text: str) -> list[str]:
