@@ -18,7 +18,6 @@ from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bench.librivox import build_aligned_voice
-from bench.tiny_models import build_tiny_qwen3
 from tts_assets.errors import TrainingProcessError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, write_jsonl
@@ -28,6 +27,10 @@ from tts_assets.qwen3.paths import codes_manifest, run_dir
 from tts_assets.qwen3.train import train_voice
 from tts_assets.settings import Qwen3Settings
 
+from . import test_qwen3
+
+tiny_qwen3 = test_qwen3.tiny_qwen3  # the fixture (pytest finds it by name in this module)
+
 VOICE = "reader"
 
 
@@ -35,11 +38,6 @@ def settings_for(base, **overrides) -> Qwen3Settings:
     defaults = dict(base_model=str(base), device="cpu", epochs=20, batch_size=1, grad_accum=2, lr=1e-3,
                     warmup_steps=1, keep_checkpoints=10)
     return Qwen3Settings(**{**defaults, **overrides})
-
-
-@pytest.fixture(scope="module")
-def tiny_qwen3(tmp_path_factory):
-    return build_tiny_qwen3(tmp_path_factory.mktemp("qwen3") / "tiny-base")
 
 
 @pytest.fixture(scope="module")
