@@ -41,9 +41,9 @@ def deterministic_normalizer(lang: str):
     """NeMo's one reading of a text, loaded once a process (compiled once into the cache)."""
     from nemo_text_processing.text_normalization.normalize import Normalizer
 
-    # NeMo logs at INFO to its own handler, a line for each sentence it leaves unpostprocessed,
-    # which would drown a book's log; its warnings still show.
-    logging.getLogger("NeMo-text-processing").setLevel(logging.WARNING)
+    # NeMo logs at INFO to its own handler, a line for each sentence it leaves unpostprocessed
+    # (and resets its level on every call), which would drown a book's log; its warnings still show.
+    logging.getLogger("NeMo-text-processing").addFilter(lambda record: record.levelno >= logging.WARNING)
     cache = grammar_cache_dir(lang)
     cache.mkdir(parents=True, exist_ok=True)
     # Processes that start together (Dagster runs, pytest workers) compile one at a time and the
