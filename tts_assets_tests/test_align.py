@@ -1,4 +1,4 @@
-"""Forced alignment on real speech: pocketsphinx accuracy, WhisperX wiring offline."""
+"""Forced alignment on real speech: pocketsphinx and Whisper accuracy, WhisperX wiring offline."""
 
 import numpy as np
 import pytest
@@ -80,6 +80,50 @@ def test_pocketsphinx_aligns_accented_spellings_as_their_ascii_letters():
     assert [w.word for w in accented] == words
     assert [(w.start, w.end, w.score) for w in accented] == [(w.start, w.end, w.score) for w in plain]
     assert clip_score(accented) > 0.2
+
+
+@pytest.fixture(scope="module")
+def whisper_aligner():
+    from tts_assets.aligners.whisper_backend import WhisperAligner
+
+    return WhisperAligner(None, "en", "cpu")  # the packaged tiny.en: offline
+
+
+def test_whisper_aligner_places_every_known_cut(joined_with_known_gaps, whisper_aligner):
+    """Two neighbouring LibriVox clips at a time (Whisper hears 30 s): the inserted silence lies
+    in the pause between the words Whisper's path gives, narrowed to their sound."""
+    audio, words_per_clip, joins = joined_with_known_gaps
+    starts = [0.0] + [join + gap for join, gap in joins]
+    for k, (join, gap) in enumerate(joins):
+        begin = int(starts[k] * 16000)
+        end = int(joins[k + 1][0] * 16000) if k + 1 < len(joins) else len(audio)
+        aligned = whisper_aligner.align(audio[begin:end], words_per_clip[k] + words_per_clip[k + 1])
+        offset = begin / 16000
+        last_of_clip, first_of_next = aligned[len(words_per_clip[k]) - 1], aligned[len(words_per_clip[k])]
+        assert last_of_clip.end + offset <= join + 0.05, (last_of_clip, join)
+        assert join + gap - 0.05 <= first_of_next.start + offset <= join + gap + 0.25, (first_of_next, join + gap)
+        assert [w.word for w in aligned] == words_per_clip[k] + words_per_clip[k + 1]
+        assert clip_score(aligned) > 0.3
+
+
+def test_whisper_aligner_scores_a_wrong_text_low(whisper_aligner):
+    audio, _ = sf.read(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav", dtype="float32")
+    right = clip_score(whisper_aligner.align(audio, librivox_transcripts()["0870"].split()))
+    wrong = clip_score(whisper_aligner.align(audio, "the quick brown fox jumps over the lazy dog".split()))
+    assert right > 0.3 and wrong < 0.05
+
+
+def test_the_whisper_backend_is_chosen_by_its_name_and_refuses_an_english_model_for_french():
+    from tts_assets.dataset.aligned import make_aligner
+    from tts_assets.errors import ModelNotFoundError
+    from tts_assets.settings import DatasetSettings
+
+    from tts_assets.aligners.whisper_backend import WhisperAligner
+    from tts_assets.asr.whisper import packaged_model
+
+    assert make_aligner(DatasetSettings().align.with_overrides(backend="whisper")).name == "whisper"
+    with pytest.raises(ModelNotFoundError, match="English-only Whisper model cannot align 'fr' text"):
+        WhisperAligner(packaged_model(), "fr")
 
 
 @pytest.fixture

@@ -97,7 +97,12 @@ def test_each_filter_rejects_its_clip_and_the_clean_ones_stay(crafted_clips, dat
         assert row["split"] in ("train", "val")
 
 
-def test_aligned_audiobook_clips_are_re_cut_from_the_book(data_root, dagster_home, sample_book, tmp_path):
+@pytest.mark.parametrize("backend", ["pocketsphinx", "whisper"])
+def test_aligned_audiobook_clips_are_re_cut_from_the_book(data_root, dagster_home, sample_book, tmp_path, monkeypatch,
+                                                          backend):
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"dataset:\n  align:\n    backend: {backend}\n")
+    monkeypatch.setenv("TTS_ASSETS_SETTINGS", str(settings))
     layout = DataLayout(data_root)
     segments = tmp_path / "s.jsonl"
     sample_book.write_segments(segments)

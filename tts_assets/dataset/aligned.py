@@ -46,7 +46,11 @@ def make_aligner(settings: AlignSettings) -> Aligner:
         from tts_assets.aligners.pocketsphinx_backend import PocketsphinxAligner
 
         return PocketsphinxAligner()
-    raise SettingsError(f"unknown aligner backend {backend!r} (auto, pocketsphinx or whisperx)")
+    if backend == "whisper":
+        from tts_assets.aligners.whisper_backend import WhisperAligner
+
+        return WhisperAligner(settings.whisper_model, settings.language, settings.device)
+    raise SettingsError(f"unknown aligner backend {backend!r} (auto, pocketsphinx, whisperx or whisper)")
 
 
 def split_of(row: dict, val_fraction: float) -> str:

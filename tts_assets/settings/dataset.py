@@ -87,6 +87,8 @@ class ClipFormat(StrictSettings):
 class AlignSettings(StrictSettings):
     backend: str = "auto"  # auto: whisperx when wav2vec2_model is set, else pocketsphinx (English)
     wav2vec2_model: str | None = None  # local Hugging Face Wav2Vec2ForCTC folder, or a hub id online
+    # backend whisper: a CTranslate2 Whisper folder or name; None: the packaged one for the language
+    whisper_model: str | None = None
     language: str = "en"
     device: str = "cpu"
     pad_s: float = 0.15  # silence kept before the first and after the last aligned word
@@ -142,7 +144,7 @@ class VoiceSettings(StrictSettings):
 
     language: str | None = None  # of the ASR and the aligner
     asr_model: str | None = None
-    aligner: Literal["auto", "pocketsphinx", "whisperx"] | None = None
+    aligner: Literal["auto", "pocketsphinx", "whisperx", "whisper"] | None = None
     align_model: str | None = None  # the whisperx aligner's wav2vec2 model
     engines: list[Literal["qwen3", "xtts"]] | None = None  # which the nightly training trains
     xtts_config: str | None = None  # the voice's XTTS config (relative to voice.yaml's folder)
