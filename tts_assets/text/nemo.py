@@ -21,6 +21,8 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from tts_assets.cache import user_cache
+
 log = logging.getLogger(__name__)
 
 NEMO_CACHE_ENV = "TTS_ASSETS_NEMO_CACHE"
@@ -32,7 +34,7 @@ NEMO_LANGUAGES = frozenset({"en"})
 def grammar_cache_dir(lang: str) -> Path:
     root = os.environ.get(NEMO_CACHE_ENV)
     if not root:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tts_assets" / "nemo_grammars"
+        root = user_cache("nemo_grammars")
     return Path(root) / lang
 
 
