@@ -14,6 +14,7 @@ from tts_assets.errors import TtsAssetsError
 from tts_assets.layout import DATA_ROOT_ENV, DataLayout, resolve_data_root, slugify
 from tts_assets.dataset.keys import claim_voice
 from tts_assets.dataset.sources import BookSource, register_book
+from tts_assets.export import FORMATS as EXPORT_FORMATS
 from tts_assets.text.book_text import read_book_text
 
 data_root_option = click.option(
@@ -192,6 +193,31 @@ def align(voice, data_root) -> None:
     )
     for reason, count in summary["rejections_by_reason"].items():
         click.echo(f"  rejected {reason}: {count}")
+
+
+@main.command()
+@click.argument("voice")
+@click.option("--format", "fmt", type=click.Choice(list(EXPORT_FORMATS)), required=True,
+              help="ljspeech (coqui's ljspeech formatter), hf (a datasets audiofolder) or lhotse (manifests).")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="The export's folder (default: <data root>/datasets/VOICE/exports/FORMAT); if it exists, "
+                   "it must be empty or an earlier export.")
+@data_root_option
+def export(voice, fmt, out, data_root) -> None:
+    """Export VOICE's aligned dataset, split as aligned, for other trainers (clips hard-linked)."""
+    from tts_assets.export import EXPORT_RECORD
+
+    layout = _use_data_root(data_root)
+    voice = _voice_key(voice)
+    if not layout.aligned_manifest(voice).is_file():
+        _fail(f"no aligned dataset for voice {voice!r} under {layout.root}; run `tts-assets align {voice}` first")
+    folder = Path(out).resolve() if out else layout.export_dir(voice, fmt)
+    _run_voice_job(layout, f"export_{fmt}", voice, "exporting", {f"{fmt}_export": {"out": str(folder) if out else ""}})
+    record = json.loads((folder / EXPORT_RECORD).read_text())
+    click.echo(f"{fmt} export: {folder}")
+    click.echo(f"  {record['clips']['train']} train + {record['clips']['val']} val clips "
+               f"({record['minutes']['train']} + {record['minutes']['val']} min); audio {record['linked']} "
+               f"hard-linked, {record['copied']} copied")
 
 
 base_model_option = click.option(

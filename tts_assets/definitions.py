@@ -9,6 +9,8 @@ from tts_assets.defs.align import checks as align_checks
 from tts_assets.defs.align.jobs import align_voice_job
 from tts_assets.defs.align.sensors import dataset_automation
 from tts_assets.defs.evaluate import checks as evaluation_checks
+from tts_assets.defs.exports import assets as export_assets
+from tts_assets.defs.exports.jobs import export_jobs
 from tts_assets.defs.ingest import assets as ingest_assets
 from tts_assets.defs.ingest import checks as ingest_checks
 from tts_assets.defs.ingest.jobs import build_book_job, build_voice_dataset_job
@@ -31,11 +33,11 @@ def _executor():
 
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest_assets, align_assets, qwen3_assets, xtts_assets]),
+    assets=dg.load_assets_from_modules([ingest_assets, align_assets, qwen3_assets, xtts_assets, export_assets]),
     asset_checks=dg.load_asset_checks_from_modules([ingest_checks, align_checks, xtts_checks, evaluation_checks]),
     jobs=[
         build_book_job, build_voice_dataset_job, align_voice_job, convert_qwen3_job, train_qwen3_job,
-        nightly_train_job, *xtts_jobs,
+        nightly_train_job, *xtts_jobs, *export_jobs,
     ],
     schedules=[nightly_training],
     sensors=[inbox_sensor, refresh_dataset_after_failed_book, dataset_automation],

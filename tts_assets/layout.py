@@ -151,5 +151,10 @@ class DataLayout:
     def aligned_summary(self, voice: str) -> Path:
         return self.dataset_dir(voice) / "summary_aligned.json"
 
+    # exports other trainers read (`tts-assets export`; tts_assets.export names the files inside)
+    def export_dir(self, voice: str, fmt: str) -> Path:
+        """`ljspeech`, `hf` or `lhotse`: one self-contained folder each."""
+        return self.dataset_dir(voice) / "exports" / fmt
+
     def models_dir(self, voice: str) -> Path:
         return self.root / "models" / voice
