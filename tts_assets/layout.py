@@ -151,5 +151,9 @@ class DataLayout:
     def aligned_summary(self, voice: str) -> Path:
         return self.dataset_dir(voice) / "summary_aligned.json"
 
+    def review_decisions(self, voice: str) -> Path:
+        """The review page's decisions (reject, restore, correct), append-only; read by the aligned dataset."""
+        return self.dataset_dir(voice) / "review_decisions.jsonl"
+
     def models_dir(self, voice: str) -> Path:
         return self.root / "models" / voice
