@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
+import dagster as dg
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
@@ -15,7 +17,7 @@ from fastapi.testclient import TestClient
 from tts_assets.dataset.decisions import Action, ReviewDecisions, append_decision, read_decisions
 from tts_assets.defs.align.refresh import AlignRefresh
 from tts_assets.layout import DataLayout
-from tts_assets.manifest.io import read_jsonl, write_jsonl
+from tts_assets.manifest.io import read_jsonl, write_jsonl, write_parquet
 from tts_assets.manifest.schema import Reason
 from tts_assets.review.app import TOKEN_COOKIE, create_app
 from tts_assets.serve.server import start_in_thread
@@ -24,6 +26,7 @@ from tts_assets.settings import DatasetSettings, Qwen3Settings
 from .voice_fixtures import VOICE, copy_data_root, served_voice_build  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "review"  # ignored by git, kept for a look
 SLIP = "had he married a more a amiable woman"  # the LibriVox reader's slip, kept by the transcript
 
 
@@ -59,7 +62,8 @@ def test_listen_reject_correct_refresh_in_a_browser(review_layout, tmp_path):
     dropped = next(r for text, r in kept.items() if text.startswith("he was not an ill disposed"))
     corrected = slipped["text_original"].replace("a more a amiable", "a more amiable")
     server = start_in_thread(create_app(layout, refresh=AlignRefresh(layout)))
-    shots = tmp_path / "screenshots"  # kept with pytest's temporary folders
+    shots = ARTIFACTS
+    shutil.rmtree(shots, ignore_errors=True)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
@@ -101,6 +105,9 @@ def test_listen_reject_correct_refresh_in_a_browser(review_layout, tmp_path):
                 page.click("button[type=submit]")
             assert "review_rejected" in page.locator("tr.clip", has_text="ill disposed young man").inner_text()
             page.screenshot(path=shots / "3_refreshed.png", full_page=True)
+            with page.expect_navigation():  # undone on the page: pending until the next refresh
+                page.locator("tr.clip", has_text="ill disposed young man").locator("button.restore").click()
+            assert page.inner_text("#pending").startswith("1 decision(s)")
             browser.close()
     finally:
         server.stop()
@@ -114,7 +121,27 @@ def test_listen_reject_correct_refresh_in_a_browser(review_layout, tmp_path):
     words = " ".join(w["word"] for w in fixed["words"])
     assert "more amiable" in words and "more a amiable" not in words
     assert json.loads(layout.aligned_summary(VOICE).read_text())["review_decisions_read"] == 2
+    with dg.DagsterInstance.get() as instance:  # the refresh is a run the Dagster UI shows, linking back here
+        (run,) = instance.get_runs()
+        assert run.job_name == "align_voice" and run.tags["dagster/partition"] == VOICE
+        event = instance.get_latest_materialization_event(dg.AssetKey("aligned_dataset"))
+        assert event.asset_materialization.metadata["review_page"].value == f"http://127.0.0.1:8100/voices/{VOICE}"
     assert sorted(p.name for p in shots.iterdir()) == ["1_opened.png", "2_decided.png", "3_refreshed.png"]
+
+
+def test_a_restored_clip_skips_the_filter_that_rejected_it(review_layout):
+    from tts_assets.dataset.aligned import align_voice_dataset
+
+    layout = review_layout
+    strict = DatasetSettings.model_validate({"quality": {"min_align_score": 0.99, "val_fraction": 0.3}})
+    assert align_voice_dataset(layout, VOICE, strict)["rejections_by_reason"] == {"low_align_score": 5}
+    rejected = list(read_jsonl(layout.aligned_rejections(VOICE)))
+    append_decision(layout.review_decisions(VOICE), rejected[0], Action.RESTORE, "ann", reason="low_align_score")
+    summary = align_voice_dataset(layout, VOICE, strict)
+    assert (summary["clips_kept"], summary["rejections_by_reason"]) == (1, {"low_align_score": 4})
+    (kept,) = read_jsonl(layout.aligned_manifest(VOICE))
+    assert kept["segment_ids"] == rejected[0]["segment_ids"] and 0.1 < kept["align_score"] < 0.99
+    assert len(kept["words"]) == len(kept["text"].split())
 
 
 def _big_voice(root, clips: int) -> DataLayout:
@@ -128,6 +155,7 @@ def _big_voice(root, clips: int) -> DataLayout:
              "align_score": (i * 7919 % clips) / clips, "seconds_per_char": 0.05 + i % 5 / 100,
              "words": [{"word": "clip", "start": 0.0, "end": 0.3, "score": 0.9}] * 12} for i in range(clips)]
     write_jsonl(layout.aligned_manifest("big"), rows)
+    write_parquet(layout.aligned_parquet("big"), rows)  # as the aligned dataset writes both
     write_jsonl(layout.aligned_rejections("big"), [
         {"source": "x.wav", "start": 0.0, "end": 2.0, "text": "a noisy one", "reason": "low_snr", "detail": "SNR 3 dB",
          "book": "book0", "line": None, "segment_ids": ["book0:R1"], "audio_file": "wavs_aligned/b/one.wav"},
@@ -148,7 +176,9 @@ def test_a_20000_clip_voice_pages_fast_and_decisions_are_validated(tmp_path):
     body = client.get("/api/voices/big/clips", params={"page": 2}).json()
     warm = time.perf_counter() - started
     print(f"20,000 clips: first page {cold:.2f} s (reading the manifest), next page {warm * 1000:.0f} ms")
-    assert cold < 3.0 and warm < 0.5  # about a second on a quiet machine; this one is shared
+    # Measured 1.5 s / 130 ms at a load average of 15 on the shared 2-core machine; the bounds leave room
+    # for more load yet fail a page that reads every clip's audio or parses the words per request.
+    assert cold < 8.0 and warm < 2.0
     assert body["total"] == 20_002 and body["pages"] == 401 and len(body["clips"]) == 50
     scores = [c["align_score"] for c in body["clips"]]
     assert scores == sorted(scores) and scores[0] == 50 / 20_000  # worst first, page 2 starts at the 51st
@@ -185,12 +215,14 @@ def test_a_20000_clip_voice_pages_fast_and_decisions_are_validated(tmp_path):
 
 def test_a_token_guards_every_path_and_the_browser_keeps_it_in_a_cookie(tmp_path):
     layout = _big_voice(tmp_path / "data", 10)
+    layout.aligned_parquet("big").unlink()  # the catalog reads the JSONL then
     client = TestClient(create_app(layout, api_key="s3cret"))
     assert client.get("/voices/big").status_code == 401
     assert client.get("/voices/big/audio", params={"clip": "book0/book0:L000000"}).status_code == 401
     assert client.post("/api/voices/big/decisions", json={"clip": "book0/book0:L000000", "action": "reject"}).status_code == 401
     assert client.get("/voices/big", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert client.get("/api/voices/big/clips", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    listed = client.get("/api/voices/big/clips", headers={"Authorization": "Bearer s3cret"})
+    assert listed.status_code == 200 and listed.json()["total"] == 12
     opened = client.get("/voices/big", params={"token": "s3cret"})
     assert opened.status_code == 200 and "httponly" in opened.headers["set-cookie"].lower()
     assert client.cookies.get(TOKEN_COOKIE) == "s3cret"  # the audio elements' requests carry it
@@ -206,12 +238,16 @@ def test_decisions_last_wins_survive_a_torn_line_and_relax_only_the_restored_fil
     with open(path, "a") as handle:
         handle.write('{"clip": "b/b:L1+b:L2", "act')  # a write cut short by a crash
     append_decision(path, row, Action.RESTORE, "bob", reason=Reason.LOW_SNR.value)
+    append_decision(path, row, Action.RESTORE, "bob", reason=Reason.CLIPPING.value)  # then another filter took it
     review = ReviewDecisions.read(path)
-    assert review.lines == 2 and review.latest["b/b:L1+b:L2"]["who"] == "bob"
+    assert review.lines == 3 and review.latest["b/b:L1+b:L2"]["who"] == "bob"
     settings = DatasetSettings()
     relaxed = review.settings_for(row, settings)
-    assert relaxed.quality.min_snr_db == float("-inf") and relaxed.quality.min_align_score == settings.quality.min_align_score
+    assert (relaxed.quality.min_snr_db, relaxed.quality.max_clipping) == (float("-inf"), 1.0)
+    assert relaxed.quality.min_align_score == settings.quality.min_align_score
     assert review.skips(row, Reason.LOW_SNR) and not review.skips(row, Reason.SPEAKING_RATE_OUTLIER)
+    append_decision(path, row, Action.CORRECT, "ann", text="new words")
+    assert ReviewDecisions.read(path).settings_for(row, settings) is settings  # a later decision ends the restores
     assert review.settings_for({"book": "b", "segment_ids": ["b:L3"]}, settings) is settings
     to_align, rejected = review.apply([row, {"book": "b", "segment_ids": ["b:L3"]}])
     assert len(to_align) == 2 and rejected == []

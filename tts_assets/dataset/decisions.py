@@ -8,7 +8,8 @@ keeps every decision; the last line about a clip wins.
 - `reject`: the clip is rejected `review_rejected`, whatever the filters say;
 - `correct`: the clip's text is replaced by `text` before alignment (then aligned and filtered as usual);
 - `restore`: a clip the aligned stage rejected for `reason` skips that filter (only the reasons in
-  RESTORABLE: the audio can still be aligned and cut); restoring a review rejection undoes it.
+  RESTORABLE: the audio can still be aligned and cut), and each filter it was restored from before
+  (until another decision); restoring a review rejection undoes it.
 """
 
 from __future__ import annotations
@@ -106,11 +107,20 @@ class ReviewDecisions:
 
     latest: dict[str, dict] = field(default_factory=dict)
     lines: int = 0  # decision lines read: later lines are not applied yet
+    # The reasons each clip was restored from since its last other decision: restored from one
+    # filter, then rejected by another and restored again, it skips both.
+    restored: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path) -> "ReviewDecisions":
         decisions = read_decisions(path)
-        return cls(latest_by_clip(decisions), len(decisions))
+        restored: dict[str, set[str]] = {}
+        for decision in decisions:
+            if decision["action"] == Action.RESTORE.value:
+                restored.setdefault(decision["clip"], set()).add(decision.get("reason"))
+            else:
+                restored.pop(decision["clip"], None)
+        return cls(latest_by_clip(decisions), len(decisions), restored)
 
     def _action(self, row: dict) -> dict | None:
         return self.latest.get(clip_id(row))
@@ -132,9 +142,8 @@ class ReviewDecisions:
         return to_align, rejected
 
     def skips(self, row: dict, reason: Reason) -> bool:
-        """Whether a listener restored `row` from a rejection for `reason`."""
-        decision = self._action(row)
-        return bool(decision) and decision["action"] == Action.RESTORE.value and decision.get("reason") == reason.value
+        """Whether a listener restored `row` from a rejection for `reason` (and decided nothing else since)."""
+        return reason.value in self.restored.get(clip_id(row), ())
 
     def settings_for(self, row: dict, settings: DatasetSettings) -> DatasetSettings:
         """The settings `row` is filtered with: the filter it was restored from turned off."""

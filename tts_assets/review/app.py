@@ -18,7 +18,6 @@ from __future__ import annotations
 import getpass
 from dataclasses import asdict
 from pathlib import Path
-from typing import Literal
 
 from fastapi import FastAPI, Query as QueryParam, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse

@@ -2,7 +2,7 @@
 (aligned stage and earlier), filtered, sorted and paged on the server; clip ids mapped to files here.
 
 A voice's lists are read once and kept until one of their files changes, so a 20,000-clip voice
-pages in milliseconds after the first read.
+pages in tens of milliseconds after the first read.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pyarrow.parquet as pq
 import soundfile as sf
 
 from tts_assets.dataset.decisions import RESTORABLE, clip_id, latest_by_clip, read_decisions
@@ -104,6 +105,17 @@ def _read_rows(path: Path) -> list[dict]:
         return [orjson.loads(line) for line in handle if line.strip()]
 
 
+def _read_kept(layout: DataLayout, voice: str) -> list[dict]:
+    """The aligned rows without their word times: from the Parquet copy when it is the JSONL's
+    (written after it by the same build), several times faster than parsing every line's words."""
+    manifest, parquet = layout.aligned_manifest(voice), layout.aligned_parquet(voice)
+    if parquet.is_file() and manifest.is_file() and parquet.stat().st_mtime_ns >= manifest.stat().st_mtime_ns:
+        columns = [name for name in pq.read_schema(parquet).names if name != "words"]
+        if columns:
+            return pq.read_table(parquet, columns=columns).to_pylist()
+    return _read_rows(manifest)
+
+
 def _stamp(paths: list[Path]) -> tuple:
     return tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.is_file() else None for p in paths)
 
@@ -111,7 +123,7 @@ def _stamp(paths: list[Path]) -> tuple:
 def _build(layout: DataLayout, voice: str) -> VoiceCatalog:
     dataset_dir = layout.dataset_dir(voice)
     entries, decidable, audio = [], {}, {}
-    kept = _read_rows(layout.aligned_manifest(voice))
+    kept = _read_kept(layout, voice)
     # One build writes every row with the same columns: the first rows tell which hold numbers.
     numeric = {k for row in kept[:1000] for k, v in row.items() if _number(v) is not None and k not in NOT_SCORES}
     for row in kept:
@@ -165,7 +177,7 @@ class Catalogs:
         return sorted(p.name for p in datasets.iterdir() if (p / "train_aligned.jsonl").is_file())
 
     def get(self, voice: str) -> VoiceCatalog:
-        files = [self.layout.aligned_manifest(voice), self.layout.aligned_rejections(voice),
+        files = [self.layout.aligned_manifest(voice), self.layout.aligned_parquet(voice), self.layout.aligned_rejections(voice),
                  self.layout.rejections(voice), self.layout.aligned_summary(voice)]
         stamp = _stamp(files)
         with self._lock:
