@@ -131,6 +131,7 @@ def test_listen_reject_correct_refresh_in_a_browser(review_layout, tmp_path):
 
 def test_a_restored_clip_skips_the_filter_that_rejected_it(review_layout):
     from tts_assets.dataset.aligned import align_voice_dataset
+    from tts_assets.dataset.voice import assemble_voice_dataset
 
     layout = review_layout
     strict = DatasetSettings.model_validate({"quality": {"min_align_score": 0.99, "val_fraction": 0.3}})
@@ -142,6 +143,9 @@ def test_a_restored_clip_skips_the_filter_that_rejected_it(review_layout):
     (kept,) = read_jsonl(layout.aligned_manifest(VOICE))
     assert kept["segment_ids"] == rejected[0]["segment_ids"] and 0.1 < kept["align_score"] < 0.99
     assert len(kept["words"]) == len(kept["text"].split())
+    assemble_voice_dataset(layout, VOICE)  # the voice's dataset rebuilt from its books: the decision stays
+    align_voice_dataset(layout, VOICE, strict)
+    assert [r["segment_ids"] for r in read_jsonl(layout.aligned_manifest(VOICE))] == [kept["segment_ids"]]
 
 
 def _big_voice(root, clips: int) -> DataLayout:
