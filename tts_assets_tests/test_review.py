@@ -225,6 +225,7 @@ def test_a_token_guards_every_path_and_the_browser_keeps_it_in_a_cookie(tmp_path
     assert client.get("/voices/big/audio", params={"clip": "book0/book0:L000000"}).status_code == 401
     assert client.post("/api/voices/big/decisions", json={"clip": "book0/book0:L000000", "action": "reject"}).status_code == 401
     assert client.get("/voices/big", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/voices/big", params={"token": "ключ"}).status_code == 401 and not client.cookies
     listed = client.get("/api/voices/big/clips", headers={"Authorization": "Bearer s3cret"})
     assert listed.status_code == 200 and listed.json()["total"] == 12
     opened = client.get("/voices/big", params={"token": "s3cret"})

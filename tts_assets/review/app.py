@@ -52,7 +52,8 @@ def _browser_token(authenticate):
         given = request.query_params.get("token")
         token = given or request.cookies.get(TOKEN_COOKIE)
         if token and "authorization" not in request.headers:
-            request.scope["headers"] = [*request.scope["headers"], (b"authorization", f"Bearer {token}".encode("latin-1"))]
+            # UTF-8, as a client sends a non-ASCII key: the check encodes the header back to these bytes.
+            request.scope["headers"] = [*request.scope["headers"], (b"authorization", f"Bearer {token}".encode())]
             request = Request(request.scope, request.receive)  # the old one has its headers read already
         response = await authenticate(request, call_next)
         if given and response.status_code != 401:
