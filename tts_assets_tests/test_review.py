@@ -234,6 +234,9 @@ def test_a_token_guards_every_path_and_the_browser_keeps_it_in_a_cookie(tmp_path
     assert client.get("/voices/big/audio", params={"clip": "book0/book0:L000000"}).status_code == 200
     with pytest.raises(Exception, match="empty"):
         create_app(layout, api_key=" ")
+    local = TestClient(create_app(layout, allowed_hosts=["127.0.0.1"]), base_url="http://127.0.0.1:8100")
+    assert local.get("/voices/big").status_code == 200
+    assert local.get("/voices/big", headers={"Host": "rebound.example"}).status_code == 400  # DNS rebinding
 
 
 def test_decisions_last_wins_survive_a_torn_line_and_relax_only_the_restored_filter(tmp_path):

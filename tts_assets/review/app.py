@@ -18,10 +18,12 @@ from __future__ import annotations
 import getpass
 from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Query as QueryParam, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from pydantic import BaseModel, ConfigDict, Field
 
 from tts_assets.dataset.decisions import RESTORABLE, Action, append_decision, latest_by_clip, read_decisions
@@ -64,13 +66,16 @@ def _browser_token(authenticate):
 
 
 def create_app(layout: DataLayout, settings: ReviewSettings | None = None, *, api_key: str | None = None,
-               refresh=None) -> FastAPI:
+               refresh=None, allowed_hosts: list[str] | None = None) -> FastAPI:
     """The review application over `layout`; `refresh` (an `AlignRefresh`) rebuilds a voice's
-    aligned dataset through Dagster (None: the page cannot refresh)."""
+    aligned dataset through Dagster (None: the page cannot refresh); `allowed_hosts`, the Host
+    headers answered (None: any)."""
     settings = settings or ReviewSettings()
     catalogs = Catalogs(layout)
     app = FastAPI(title="tts_assets review", exception_handlers=EXCEPTION_HANDLERS)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     if api_key is not None:
         app.middleware("http")(_browser_token(api_key_checker(api_key)))  # an empty key fails here
 
@@ -231,7 +236,10 @@ def review(data_root=None, host: str | None = None, port: int | None = None, *, 
     api_key = os.environ.get(API_KEY_ENV) if api_key is None else api_key
     if not is_loopback(host) and not api_key:  # the page changes datasets: never open to a network
         raise ServeError(f"{host}:{port}", f"not a loopback address: give an API key (--api-key or ${API_KEY_ENV})")
-    app = create_app(layout, settings, api_key=api_key, refresh=AlignRefresh(layout))
+    # Without a key only this machine's names are answered: a web page whose name an attacker
+    # points at 127.0.0.1 (DNS rebinding) gets a 400, not the datasets.
+    local = None if api_key else [host, "localhost", "127.0.0.1", "::1", "[::1]", urlsplit(settings.voice_url("")).hostname]
+    app = create_app(layout, settings, api_key=api_key, refresh=AlignRefresh(layout), allowed_hosts=local)
     sock = bind(host, port)
     print(f"tts-assets review: http://{host}:{sock.getsockname()[1]}/ for the voices of {layout.root}",
           file=sys.stderr, flush=True)
