@@ -180,7 +180,7 @@ def test_a_20000_clip_voice_pages_fast_and_decisions_are_validated(tmp_path):
     body = client.get("/api/voices/big/clips", params={"page": 2}).json()
     warm = time.perf_counter() - started
     print(f"20,000 clips: first page {cold:.2f} s (reading the manifest), next page {warm * 1000:.0f} ms")
-    # Measured 0.6-1.3 s / 70-130 ms at a load average of 12-16 on the shared 2-core machine; the bounds leave room
+    # Measured 0.3-1.3 s / 70-130 ms at a load average of 9-16 on the shared 2-core machine; the bounds leave room
     # for more load yet fail a page that reads every clip's audio or parses the words per request.
     assert cold < 8.0 and warm < 2.0
     assert body["total"] == 20_002 and body["pages"] == 401 and len(body["clips"]) == 50
