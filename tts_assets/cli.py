@@ -375,6 +375,21 @@ def serve(host, port, device, api_key, require_promoted, data_root) -> None:
 
 
 @main.command()
+@click.option("--host", default=None, help="Address to bind (default: review.host, 127.0.0.1); anything but loopback needs --api-key.")
+@click.option("--port", default=None, type=int, help="Port (default: review.port, 8100).")
+@click.option("--api-key", envvar="TTS_ASSETS_API_KEY", default=None, help="Require the key (Bearer header, or ?token=KEY once in the browser).")
+@data_root_option
+def review(host, port, api_key, data_root) -> None:
+    """Listen to each voice's clips and rejections in the browser; reject, restore or correct them."""
+    from tts_assets.review.app import review as run_review
+
+    try:
+        run_review(_use_data_root(data_root).root, host, port, api_key=api_key)
+    except TtsAssetsError as error:
+        _fail(str(error))
+
+
+@main.command()
 @click.argument("voice")
 @data_root_option
 def report(voice, data_root) -> None:

@@ -156,5 +156,9 @@ class DataLayout:
         """`ljspeech`, `hf` or `lhotse`: one self-contained folder each."""
         return self.dataset_dir(voice) / "exports" / fmt
 
+    def review_decisions(self, voice: str) -> Path:
+        """The review page's decisions (reject, restore, correct), append-only; read by the aligned dataset."""
+        return self.dataset_dir(voice) / "review_decisions.jsonl"
+
     def models_dir(self, voice: str) -> Path:
         return self.root / "models" / voice

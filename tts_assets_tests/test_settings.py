@@ -53,7 +53,8 @@ def test_data_root_flag_beats_environment_beats_default(monkeypatch, tmp_path):
     "file, section, kind",
     [("qwen3.yaml", "qwen3", "tts_assets.settings.Qwen3Settings"),
      ("serve.yaml", "serve", "tts_assets.settings.ServeSettings"),
-     ("evaluation.yaml", "evaluation", "tts_assets.settings.EvaluationSettings")],
+     ("evaluation.yaml", "evaluation", "tts_assets.settings.EvaluationSettings"),
+     ("review.yaml", "review", "tts_assets.settings.ReviewSettings")],
 )
 def test_each_settings_file_documents_every_field_with_its_default(file, section, kind):
     import importlib
@@ -78,5 +79,5 @@ def test_the_resources_settings_file_reaches_every_section(tmp_path, monkeypatch
     assert (settings.dataset.clips.sample_rate, settings.qwen3.epochs, settings.serve.max_queue,
             settings.evaluation.max_sentences) == (16000, 3, 2, 1)
     path.write_text("xtts:\n  epochs: 3\n")
-    with pytest.raises(InputFileError, match=r"s\.yaml: invalid settings: unknown section 'xtts' .*; known: dataset, evaluation, qwen3, serve"):
+    with pytest.raises(InputFileError, match=r"s\.yaml: invalid settings: unknown section 'xtts' .*; known: dataset, evaluation, qwen3, review, serve"):
         TtsAssetsResource(settings_file=str(path)).settings()

@@ -26,6 +26,7 @@ from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_fi
 from tts_assets.manifest.schema import Reason
 from tts_assets.quality.measures import measure, normalize_loudness
 from tts_assets.settings import AlignSettings, DatasetSettings
+from tts_assets.dataset.decisions import ReviewDecisions
 from tts_assets.dataset.sources import speakable_in
 from tts_assets.text.normalize import spoken_readings, spoken_words, unspoken
 
@@ -188,16 +189,18 @@ def align_voice_dataset(
     rows = list(read_jsonl(layout.train_manifest(voice)))
     aligner = aligner or make_aligner(settings.align)
     fmt = settings.clips
-    rejections: list[dict] = []
+    review = ReviewDecisions.read(layout.review_decisions(voice))
+    to_align, reviewed_out = review.apply(rows)
+    rejections: list[dict] = [_rejection(row, Reason.REVIEW_REJECTED, detail) for row, detail in reviewed_out]
     by_source: dict[str, list[_Candidate]] = defaultdict(list)
-    for number, row in enumerate(rows, start=1):
-        outcome = _align_clip(row, dataset_dir, aligner, settings, layout, voice)
+    for number, row in enumerate(to_align, start=1):
+        outcome = _align_clip(row, dataset_dir, aligner, review.settings_for(row, settings), layout, voice)
         if isinstance(outcome, dict):
             rejections.append(outcome)
         else:
             by_source[row["source"]].append(outcome)
         if number % 100 == 0:
-            log.info("%s: aligned %d of %d clips", voice, number, len(rows))
+            log.info("%s: aligned %d of %d clips", voice, number, len(to_align))
 
     kept: list[dict] = []
     originals: list[dict] = []  # the train_manifest row of each kept row
@@ -225,7 +228,7 @@ def align_voice_dataset(
             path = result.request.out_path
             audio, rate = sf.read(path, dtype="float32")
             chars = sum(len(w.word) for w in words)
-            failed = _trimmed_rejection(words, audio, rate, settings, chars)
+            failed = _trimmed_rejection(words, audio, rate, review.settings_for(row, settings), chars)
             if failed:
                 rejections.append(_rejection(row, *failed))
                 path.unlink(missing_ok=True)
@@ -252,7 +255,8 @@ def align_voice_dataset(
                 **{f"quality_{k}": v for k, v in measure(audio, rate).to_dict().items()},
             })
 
-    outliers = _speaking_rate_outliers(kept, settings.quality.rate_iqr_k)
+    outliers = {index: detail for index, detail in _speaking_rate_outliers(kept, settings.quality.rate_iqr_k).items()
+                if not review.skips(originals[index], Reason.SPEAKING_RATE_OUTLIER)}
     for index, detail in outliers.items():
         rejections.append(_rejection(originals[index], Reason.SPEAKING_RATE_OUTLIER, detail))
         (dataset_dir / kept[index]["audio_file"]).unlink(missing_ok=True)
@@ -276,6 +280,7 @@ def align_voice_dataset(
         "hours_kept": round(sum(r["duration"] for r in kept) / 3600, 4),
         "mean_align_score": round(float(np.mean([r["align_score"] for r in kept])), 4) if kept else 0.0,
         "rejections_by_reason": dict(Counter(r["reason"] for r in rejections).most_common()),
+        "review_decisions_read": review.lines,  # the review page's later decisions are not applied yet
     }
     write_text_atomic(layout.aligned_summary(voice), json.dumps(summary, indent=2) + "\n")
     return summary

@@ -4,6 +4,7 @@
     qwen3:       Qwen3-TTS codes and training (configs/qwen3.yaml)
     serve:       the TTS server (configs/serve.yaml)
     evaluation:  checkpoint evaluation (configs/evaluation.yaml)
+    review:      the review page (configs/review.yaml)
 
 Unknown sections or names, or values out of range, are refused with one line naming the file.
 The Dagster layer reaches it through its resource (`TtsAssetsResource.settings()`); the library
@@ -23,6 +24,7 @@ from tts_assets.settings.dataset import (AlignSettings, AsrSettings, BookTextSet
                                          MergeRules, QualitySettings, VoiceSettings)
 from tts_assets.settings.evaluation import FALLBACK_SENTENCES, EvaluationSettings
 from tts_assets.settings.qwen3 import Qwen3Settings
+from tts_assets.settings.review import ReviewSettings
 from tts_assets.settings.serve import ServeSettings
 
 SETTINGS_ENV = "TTS_ASSETS_SETTINGS"
@@ -33,6 +35,7 @@ class Settings(StrictSettings):
     qwen3: Qwen3Settings = Field(default_factory=Qwen3Settings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> "Settings":
@@ -57,6 +60,6 @@ SECTIONS.update({field.annotation: name for name, field in Settings.model_fields
 
 __all__ = [
     "SETTINGS_ENV", "AlignSettings", "AsrSettings", "BookTextSettings", "ClipFormat", "DatasetSettings", "EvaluationSettings",
-    "FALLBACK_SENTENCES", "InputSettings", "MergeRules", "QualitySettings", "Qwen3Settings", "ServeSettings",
+    "FALLBACK_SENTENCES", "InputSettings", "MergeRules", "QualitySettings", "Qwen3Settings", "ReviewSettings", "ServeSettings",
     "Settings", "VoiceSettings",
 ]

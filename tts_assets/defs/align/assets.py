@@ -28,12 +28,14 @@ def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -
     voice = context.partition_key
     layout = tts.layout()
     try:
-        summary = align_voice_dataset(layout, voice, tts.settings(voice).dataset)
+        settings = tts.settings(voice)
+        summary = align_voice_dataset(layout, voice, settings.dataset)
     except TtsAssetsError as error:
         raise step_failure(error) from None
     return dg.MaterializeResult(
         metadata={
             "manifest": dg.MetadataValue.path(str(layout.aligned_manifest(voice))),
+            "review_page": dg.MetadataValue.url(settings.review.voice_url(voice)),  # `tts-assets review` serves it
             **{k: v for k, v in summary.items() if k not in ("voice", "rejections_by_reason")},
             "rejections_by_reason": dg.MetadataValue.json(summary["rejections_by_reason"]),
         }
