@@ -63,7 +63,7 @@ def test_voice_settings_beside_the_books_reach_every_stage(data_root, tmp_path):
     french, default = tts.settings("marie").dataset, tts.settings("other").dataset
     assert french.asr_settings().language == "fr" and french.asr_settings().model == "/models/whisper-fr"
     assert (french.align.language, french.align.backend, french.align.wav2vec2_model) == ("fr", "whisperx", "/models/w2v-fr")
-    assert default == DatasetSettings() and default.align.language == "en"
+    assert default == DatasetSettings() and default.align.language is None  # the ingest's language
 
     (folder / "voice.yaml").write_text("language: fr\nengines: [tortoise]\n")
     with pytest.raises(InputFileError, match=r"voice\.yaml: invalid voice settings.*engines"):
