@@ -88,7 +88,7 @@ def test_the_asr_default_is_the_best_model_with_the_packaged_one_offline(monkeyp
 def test_each_transcript_records_the_model_that_made_it(data_root, librivox_book, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     layout = DataLayout(data_root)
-    book = register_book(layout, "v", BookSource("audiobook", str(librivox_book.audio), language="en"))
+    book = register_book(layout, "v", BookSource("audiobook", str(librivox_book.audio)))  # language: detected
     book_stages.probe_book(layout, "v", book)
     result = book_stages.transcribe_book(layout, "v", book, DatasetSettings())
     assert result["made_by"] == "tiny.en (packaged)"

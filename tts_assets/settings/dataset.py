@@ -108,7 +108,7 @@ class AlignSettings(StrictSettings):
 
 
 class QualitySettings(StrictSettings):
-    min_align_score: float = Field(0.1, ge=0, le=1)  # pocketsphinx: ~0.3 for a matching text, ~0.01 for a wrong one
+    min_align_score: float = Field(0.1, ge=0, le=1)  # matching text vs wrong: pocketsphinx ~0.3 vs ~0.01, Whisper 0.3–0.8 vs < 0.07
     rate_iqr_k: float = Field(1.5, gt=0)  # seconds-per-character outliers beyond k × IQR are rejected
     max_clipping: float = Field(0.001, ge=0, le=1)  # share of samples at full scale
     min_snr_db: float = 15.0
