@@ -174,7 +174,11 @@ def test_whisper_word_boundaries_on_librivox_lie_near_pocketsphinx(monkeypatch):
     assert np.median(gaps) < 0.2 and max(gaps) < 0.4, (np.median(gaps), max(gaps))
 
 
-def test_auto_picks_as_specified_and_says_what_it_retries_with(tiny_wav2vec2):
+def test_auto_picks_as_specified_and_says_what_it_retries_with(tiny_wav2vec2, monkeypatch):
+    from huggingface_hub import constants
+
+    from tts_assets.aligners.choice import _default_wav2vec2_online
+
     english = make_aligner(AlignSettings())  # offline, no wav2vec2 model: pocketsphinx
     assert (english.name, english.backends) == ("pocketsphinx", ["pocketsphinx", "pocketsphinx-wide", "whisper"])
     assert make_aligner(AlignSettings(retry=False)).backends == ["pocketsphinx"]
@@ -182,6 +186,11 @@ def test_auto_picks_as_specified_and_says_what_it_retries_with(tiny_wav2vec2):
     assert (italian.name, italian.model, italian.backends) == ("whisper", "base (packaged)", ["whisper"])
     local = make_aligner(AlignSettings(wav2vec2_model=str(tiny_wav2vec2), language="de"))
     assert (local.name, local.model, local.backends) == ("whisperx", str(tiny_wav2vec2), ["whisperx", "whisper"])
+    # Offline no hub model counts as reachable; online, WhisperX's default for the language does.
+    assert _default_wav2vec2_online("en") is None
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert _default_wav2vec2_online("en") == "WAV2VEC2_ASR_BASE_960H"
+    assert _default_wav2vec2_online("ru").startswith("jonatasgrosman/")
     # The model given with a backend goes to that backend's field.
     assert AlignSettings().choosing("whisper", "/m", None).whisper_model == "/m"
     assert AlignSettings().choosing(None, "/w2v", "fr").model_dump(include={"wav2vec2_model", "language"}) == {

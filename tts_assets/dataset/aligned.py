@@ -18,7 +18,7 @@ import soundfile as sf
 import soxr
 
 from tts_assets.aligners.base import ALIGN_RATE, AlignedWord, Aligner
-from tts_assets.aligners.choice import AlignerChain, Alignment, align_language, as_chain, make_aligner
+from tts_assets.aligners.choice import AlignerChain, align_language, as_chain, make_aligner
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.audio.cut import CutRequest, cut_clips
 from tts_assets.errors import UnreadableAudioError
@@ -44,9 +44,13 @@ def split_of(row: dict, val_fraction: float) -> str:
 @dataclass
 class _Candidate:
     row: dict
-    alignment: Alignment  # its words relative to the original clip
+    text: str
+    words: list[AlignedWord]  # relative to the original clip
+    score: float
     request: CutRequest
     readings: int  # how many readings of the written text were aligned for the audio to choose
+    aligner: str  # the backend that aligned it, and its model
+    model: str
 
 
 def _rejection(row: dict, reason: Reason, detail: str) -> dict:
@@ -90,7 +94,7 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner | AlignerChain, setting
         return _rejection(row, Reason.ALIGN_FAILED, tried)
     if best.score < settings.quality.min_align_score:
         return _rejection(row, Reason.LOW_ALIGN_SCORE, tried)
-    aligned = best.words
+    text, aligned, score = best.reading, best.words, best.score
     pad = settings.align.pad_s
     offset = row["start"] or 0.0
     # Audiobook clips are re-cut from the book, so padding may reach past the first cut (which
@@ -101,7 +105,8 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner | AlignerChain, setting
         end = min(end, row["duration"])
     target = layout.aligned_wavs_dir(voice, row["book"]) / Path(row["audio_file"]).name
     words_span = (offset + aligned[0].start, offset + aligned[-1].end)
-    return _Candidate(row, best, CutRequest(start, end, target, *words_span), len(spoken))
+    return _Candidate(row, text, aligned, score, CutRequest(start, end, target, *words_span), len(spoken),
+                      best.aligner, best.model)
 
 
 def _signal_rejection(audio: np.ndarray, rate: int, settings: DatasetSettings):
@@ -193,7 +198,7 @@ def align_voice_dataset(
             shift = (row["start"] or 0.0) - result.start
             words = [
                 AlignedWord(w.word, round(w.start + shift, 3), round(w.end + shift, 3), w.score)
-                for w in candidate.alignment.words
+                for w in candidate.words
             ]
             path = result.request.out_path
             audio, rate = sf.read(path, dtype="float32")
@@ -211,17 +216,17 @@ def align_voice_dataset(
                 **row,
                 "audio_file": path.relative_to(dataset_dir).as_posix(),
                 "source_clip": row["audio_file"],
-                "text": candidate.alignment.reading,
+                "text": candidate.text,
                 "text_original": row["text"],
                 "duration": round(len(audio) / rate, 4),
                 "start": round(result.start, 3) if row["start"] is not None else None,
                 "end": round(result.end, 3) if row["start"] is not None else None,
                 "sample_rate": rate,
                 "words": [w.to_dict() for w in words],
-                "align_score": candidate.alignment.score,
+                "align_score": candidate.score,
                 "normalization_candidates": candidate.readings,
-                "aligner": candidate.alignment.aligner,
-                "align_model": candidate.alignment.model,
+                "aligner": candidate.aligner,
+                "align_model": candidate.model,
                 "seconds_per_char": round((words[-1].end - words[0].start) / max(chars, 1), 4),
                 **{f"quality_{k}": v for k, v in measure(audio, rate).to_dict().items()},
             })
