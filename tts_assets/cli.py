@@ -176,21 +176,29 @@ def _run_voice_job(layout: DataLayout, job: str, voice: str, what: str, asset_co
 
 @main.command()
 @click.argument("voice")
+@click.option("--language", help="Language of the text (default: align.language, else the one the books were transcribed in).")
+@click.option("--aligner", type=click.Choice(["auto", "pocketsphinx", "whisperx", "whisper"]),
+              help="Aligner backend (default: align.backend).")
+@click.option("--align-model", help="The aligner's model, a name or a local folder: Whisper's for --aligner "
+                                    "whisper, else WhisperX's wav2vec2 model.")
 @data_root_option
-def align(voice, data_root) -> None:
+def align(voice, language, aligner, align_model, data_root) -> None:
     """Align VOICE's dataset: normalized text, word times, refined cuts, quality filters, split."""
     layout = _use_data_root(data_root)
     voice = _voice_key(voice)
     if not layout.train_manifest(voice).is_file():
         _fail(f"no dataset for voice {voice!r} under {layout.root}; run `tts-assets ingest` first")
-    _run_voice_job(layout, "align_voice", voice, "aligning")
+    choice = {"language": language, "aligner": aligner, "align_model": align_model}
+    _run_voice_job(layout, "align_voice", voice, "aligning", {"aligned_dataset": choice})
     summary = json.loads(layout.aligned_summary(voice).read_text())
     click.echo(f"aligned dataset: {layout.aligned_manifest(voice)}")
     click.echo(
         f"  {summary['clips_kept']} of {summary['clips_in']} clips kept ({summary['train']} train, "
-        f"{summary['val']} val), {summary['hours_kept'] * 60:.1f} min, aligner {summary['aligner']}, "
-        f"mean score {summary['mean_align_score']:.2f}"
+        f"{summary['val']} val), {summary['hours_kept'] * 60:.1f} min, aligner {summary['aligner']} "
+        f"({summary['align_model']}, {summary['language']}), mean score {summary['mean_align_score']:.2f}"
     )
+    for name, count in summary["clips_by_aligner"].items():
+        click.echo(f"  aligned by {name}: {count}")
     for reason, count in summary["rejections_by_reason"].items():
         click.echo(f"  rejected {reason}: {count}")
 

@@ -63,7 +63,7 @@ def test_voice_settings_beside_the_books_reach_every_stage(data_root, tmp_path):
     french, default = tts.settings("marie").dataset, tts.settings("other").dataset
     assert french.asr_settings().language == "fr" and french.asr_settings().model == "/models/whisper-fr"
     assert (french.align.language, french.align.backend, french.align.wav2vec2_model) == ("fr", "whisperx", "/models/w2v-fr")
-    assert default == DatasetSettings() and default.align.language == "en"
+    assert default == DatasetSettings() and default.align.language is None  # the ingest's language
 
     (folder / "voice.yaml").write_text("language: fr\nengines: [tortoise]\n")
     with pytest.raises(InputFileError, match=r"voice\.yaml: invalid voice settings.*engines"):
@@ -88,7 +88,7 @@ def test_the_asr_default_is_the_best_model_with_the_packaged_one_offline(monkeyp
 def test_each_transcript_records_the_model_that_made_it(data_root, librivox_book, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     layout = DataLayout(data_root)
-    book = register_book(layout, "v", BookSource("audiobook", str(librivox_book.audio), language="en"))
+    book = register_book(layout, "v", BookSource("audiobook", str(librivox_book.audio)))  # language: detected
     book_stages.probe_book(layout, "v", book)
     result = book_stages.transcribe_book(layout, "v", book, DatasetSettings())
     assert result["made_by"] == "tiny.en (packaged)"

@@ -28,6 +28,7 @@ class AlignedWord:
 
 class Aligner(Protocol):
     name: str
+    model: str  # what it aligns with (a folder, a model's name), recorded with each clip
 
     def align(self, audio: np.ndarray, words: list[str]) -> list[AlignedWord]:
         """Times for `words` (spoken_words: lowercase letters of any script, no punctuation) in 16 kHz

@@ -50,13 +50,21 @@ def ascii_spelling(word: str) -> str:
     return re.sub(r"[^a-z']", "", anyascii(word).lower())
 
 
+# Wider than pocketsphinx's defaults (beam 1e-48, wbeam 7e-29, no cap on active HMMs): fewer
+# paths pruned before the end of the text, at a few times the cost; a retry for failed clips.
+WIDE_BEAMS = {"beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80, "lpbeam": 1e-60, "lponlybeam": 1e-60, "maxhmmpf": -1}
+
+
 class PocketsphinxAligner:
     name = "pocketsphinx"
+    model = "en-us (pocketsphinx's own)"
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "pocketsphinx", **decoder_options) -> None:
+        """`decoder_options`: pocketsphinx Decoder settings, e.g. WIDE_BEAMS."""
         from pocketsphinx import Decoder
 
-        self._decoder = Decoder(samprate=ALIGN_RATE, loglevel="FATAL")
+        self.name = name
+        self._decoder = Decoder(samprate=ALIGN_RATE, loglevel="FATAL", **decoder_options)
 
     def _ensure_known(self, words: list[str]) -> None:
         for word in set(words):

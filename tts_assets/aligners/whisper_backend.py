@@ -10,7 +10,6 @@ from tts_assets.aligners.base import ALIGN_RATE, AlignedWord, AlignmentError
 from tts_assets.errors import ModelNotFoundError
 
 
-
 class WhisperAligner:
     name = "whisper"
 
@@ -20,7 +19,7 @@ class WhisperAligner:
         from tts_assets.asr.whisper import load_model, packaged_model_for
         from tts_assets.settings import AsrSettings
 
-        folder = model or packaged_model_for(language)[0]
+        folder, self.model = (model, model) if model else packaged_model_for(language)
         self._model = load_model(AsrSettings(model=folder, device=device, language=language))
         multilingual = self._model.model.is_multilingual
         if not multilingual and language != "en":

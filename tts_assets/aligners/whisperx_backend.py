@@ -55,6 +55,7 @@ class WhisperxAligner:
                 str(model or f"default {language} aligner"),
                 f"{exc}; give a local wav2vec2 CTC model folder (align.wav2vec2_model) when offline",
             ) from exc
+        self.model = model or f"WhisperX's default {language} model"
         self._device = device
         self._align = whisperx.align
         log.info("WhisperX aligner %s on %s", model or language, device)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections import Counter
 import os
 import shutil
 import tempfile
@@ -173,12 +174,12 @@ def _transcribe_window(model, audio: np.ndarray, settings: AsrSettings):
     if settings.batch_size > 1:
         from faster_whisper import BatchedInferencePipeline
 
-        segments, _ = BatchedInferencePipeline(model).transcribe(
+        segments, info = BatchedInferencePipeline(model).transcribe(
             audio, batch_size=settings.batch_size, **options
         )
     else:
-        segments, _ = model.transcribe(audio, **options)
-    return list(segments)
+        segments, info = model.transcribe(audio, **options)
+    return list(segments), info.language
 
 
 def _t(seconds) -> float:
@@ -210,9 +211,11 @@ def transcribe(
     id_prefix: str = "",
     expected_duration: float | None = None,
     verifier=None,
+    languages: Counter | None = None,
 ) -> Iterator[Segment]:
     """Yield segments of the whole file in time order, with absolute word times; with a
-    `verifier` (a second Whisper model), each also with what that model heard in it."""
+    `verifier` (a second Whisper model), each also with what that model heard in it; `languages`
+    counts the language of each window (given, or as Whisper detected it)."""
     model = model or load_model(settings)
     window = int(settings.window_s * WHISPER_RATE)
     edge = int(settings.edge_s * WHISPER_RATE)
@@ -225,7 +228,9 @@ def transcribe(
     def run(final: bool) -> Iterator[Segment]:
         nonlocal chunks, held, offset, index
         audio = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-        raws = _transcribe_window(model, audio, settings)
+        raws, language = _transcribe_window(model, audio, settings)
+        if languages is not None:
+            languages[language] += 1
         limit = len(audio) if final else len(audio) - edge
         kept_until, first_redo = 0, None
         offset_s = offset / WHISPER_RATE

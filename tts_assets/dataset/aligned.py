@@ -17,41 +17,22 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from tts_assets.aligners.base import ALIGN_RATE, AlignedWord, Aligner, AlignmentError, clip_score
+from tts_assets.aligners.base import ALIGN_RATE, AlignedWord, Aligner
+from tts_assets.aligners.choice import AlignerChain, align_language, as_chain, make_aligner
 from tts_assets.atomic import write_text_atomic, write_wav_atomic
 from tts_assets.audio.cut import CutRequest, cut_clips
-from tts_assets.errors import SettingsError, UnreadableAudioError
+from tts_assets.errors import UnreadableAudioError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl, write_parquet
 from tts_assets.manifest.schema import Reason
 from tts_assets.quality.measures import measure, normalize_loudness
-from tts_assets.settings import AlignSettings, DatasetSettings
+from tts_assets.settings import DatasetSettings
 from tts_assets.dataset.decisions import ReviewDecisions
 from tts_assets.dataset.sources import speakable_in
+from tts_assets.dataset.voice_language import with_voice_language
 from tts_assets.text.normalize import spoken_readings, spoken_words, unspoken
 
 log = logging.getLogger(__name__)
-
-
-def make_aligner(settings: AlignSettings) -> Aligner:
-    backend = settings.backend
-    if backend == "auto":
-        backend = "whisperx" if settings.wav2vec2_model else "pocketsphinx"
-    if backend == "whisperx":
-        from tts_assets.aligners.whisperx_backend import WhisperxAligner
-
-        return WhisperxAligner(settings.wav2vec2_model, settings.language, settings.device)
-    if backend == "pocketsphinx":
-        if settings.language != "en":
-            raise SettingsError("the pocketsphinx aligner is English only; set align.wav2vec2_model")
-        from tts_assets.aligners.pocketsphinx_backend import PocketsphinxAligner
-
-        return PocketsphinxAligner()
-    if backend == "whisper":
-        from tts_assets.aligners.whisper_backend import WhisperAligner
-
-        return WhisperAligner(settings.whisper_model, settings.language, settings.device)
-    raise SettingsError(f"unknown aligner backend {backend!r} (auto, pocketsphinx, whisperx or whisper)")
 
 
 def split_of(row: dict, val_fraction: float) -> str:
@@ -69,6 +50,8 @@ class _Candidate:
     score: float
     request: CutRequest
     readings: int  # how many readings of the written text were aligned for the audio to choose
+    aligner: str  # the backend that aligned it, and its model
+    model: str
 
 
 def _rejection(row: dict, reason: Reason, detail: str) -> dict:
@@ -79,13 +62,13 @@ def _rejection(row: dict, reason: Reason, detail: str) -> dict:
     }
 
 
-def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSettings, layout, voice):
+def _align_clip(row, dataset_dir: Path, aligner: Aligner | AlignerChain, settings: DatasetSettings, layout, voice):
     """A candidate with refined cut points, or a rejection."""
     if not speakable_in(row["text"], row["duration"]):  # before normalization and the aligner
         return _rejection(row, Reason.LENGTH_MISMATCH,
                           f"{len(row['text']):,} characters cannot be spoken in {row['duration']:.2f} s")
     try:
-        readings = spoken_readings(row["text"], settings.align.language, settings.align.max_readings)
+        readings = spoken_readings(row["text"], align_language(settings.align), settings.align.max_readings)
     except (NotImplementedError, ValueError, OverflowError) as exc:  # num2words on a number it cannot spell
         return _rejection(row, Reason.UNSPOKEN_TEXT, f"cannot spell out the text: {exc}")
     # A reading that keeps digits or symbols is not what the reader said (the aligner would skip them).
@@ -104,22 +87,15 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSetti
         return _rejection(row, *spoiled)
     audio16 = soxr.resample(audio, rate, ALIGN_RATE) if rate != ALIGN_RATE else audio
     # The audio chooses the reading: the one the aligner scores best (the first, NeMo's
-    # deterministic one, on a tie); a reading it cannot align at all just loses.
-    best, failure = None, None
-    for reading in spoken:
-        try:
-            aligned = aligner.align(audio16, spoken_words(reading))
-        except AlignmentError as exc:
-            failure = failure or exc
-            continue
-        score = clip_score(aligned)
-        if best is None or score > best[2]:
-            best = reading, aligned, score
+    # deterministic one, on a tie); a reading it cannot align at all just loses. A clip no
+    # reading of which aligns well goes to the next backend (aligners/choice.py).
+    best, tried = as_chain(aligner).align(audio16, [(r, spoken_words(r)) for r in spoken],
+                                          settings.quality.min_align_score)
     if best is None:
-        return _rejection(row, Reason.ALIGN_FAILED, str(failure))
-    text, aligned, score = best
-    if score < settings.quality.min_align_score:
-        return _rejection(row, Reason.LOW_ALIGN_SCORE, f"{score:.3f} < {settings.quality.min_align_score}")
+        return _rejection(row, Reason.ALIGN_FAILED, tried)
+    if best.score < settings.quality.min_align_score:
+        return _rejection(row, Reason.LOW_ALIGN_SCORE, tried)
+    text, aligned, score = best.reading, best.words, best.score
     pad = settings.align.pad_s
     offset = row["start"] or 0.0
     # Audiobook clips are re-cut from the book, so padding may reach past the first cut (which
@@ -130,7 +106,8 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner, settings: DatasetSetti
         end = min(end, row["duration"])
     target = layout.aligned_wavs_dir(voice, row["book"]) / Path(row["audio_file"]).name
     words_span = (offset + aligned[0].start, offset + aligned[-1].end)
-    return _Candidate(row, text, aligned, score, CutRequest(start, end, target, *words_span), len(spoken))
+    return _Candidate(row, text, aligned, score, CutRequest(start, end, target, *words_span), len(spoken),
+                      best.aligner, best.model)
 
 
 def _signal_rejection(audio: np.ndarray, rate: int, settings: DatasetSettings):
@@ -181,13 +158,14 @@ def _speaking_rate_outliers(rows: list[dict], k: float) -> dict[int, str]:
 
 
 def align_voice_dataset(
-    layout: DataLayout, voice: str, settings: DatasetSettings, aligner: Aligner | None = None
+    layout: DataLayout, voice: str, settings: DatasetSettings, aligner: Aligner | AlignerChain | None = None
 ) -> dict:
     """Write `train_aligned.jsonl` (+ Parquet), `rejections_aligned.jsonl` and `summary_aligned.json`."""
     dataset_dir = layout.dataset_dir(voice)
     leftovers = temporary_files(dataset_dir / "wavs_aligned")
     rows = list(read_jsonl(layout.train_manifest(voice)))
-    aligner = aligner or make_aligner(settings.align)
+    settings = with_voice_language(layout, voice, settings)
+    aligner = as_chain(aligner or make_aligner(settings.align))
     fmt = settings.clips
     review = ReviewDecisions.read(layout.review_decisions(voice))
     to_align, reviewed_out = review.apply(rows)
@@ -250,7 +228,8 @@ def align_voice_dataset(
                 "words": [w.to_dict() for w in words],
                 "align_score": candidate.score,
                 "normalization_candidates": candidate.readings,
-                "aligner": aligner.name,
+                "aligner": candidate.aligner,
+                "align_model": candidate.model,
                 "seconds_per_char": round((words[-1].end - words[0].start) / max(chars, 1), 4),
                 **{f"quality_{k}": v for k, v in measure(audio, rate).to_dict().items()},
             })
@@ -272,6 +251,9 @@ def align_voice_dataset(
     summary = {
         "voice": voice,
         "aligner": aligner.name,
+        "align_model": aligner.model,
+        "language": settings.align.language,
+        "clips_by_aligner": dict(Counter(r["aligner"] for r in kept).most_common()),
         "clips_in": len(rows),
         "clips_kept": len(kept),
         "clips_rejected": len(rejections),

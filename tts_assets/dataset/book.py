@@ -99,6 +99,7 @@ def transcribe_book(
     """
     source = read_source(layout, voice, book)
     rejections: list[Rejection] = []
+    language = source.language  # the ASR's below: as given, or as it detected (the aligner's default)
     if source.kind == "curated":
         lines, rejections = _curated_lines(source, book, settings)
         rows = [
@@ -122,10 +123,13 @@ def transcribe_book(
         if verifier is not None:
             made_by += f", verified by {asr.verify_model}"
         duration = _read_probe(layout, voice, book)["duration"]
+        heard = Counter()
         segments = transcribe(
-            Path(source.path), asr, model=model, id_prefix=f"{book}:", expected_duration=duration, verifier=verifier
+            Path(source.path), asr, model=model, id_prefix=f"{book}:", expected_duration=duration, verifier=verifier,
+            languages=heard,
         )
         rows = [s.to_dict() for s in segments]
+        language = asr.language or (heard.most_common(1)[0][0] if heard else None)
         if not rows:
             rejections.append(
                 Rejection(source.path, 0.0, duration, None, Reason.NO_SPEECH,
@@ -135,7 +139,7 @@ def transcribe_book(
     write_jsonl(layout.transcript_file(voice, book), rows)
     write_jsonl(layout.transcript_rejections(voice, book), (r.to_dict() for r in rejections))
     _clear_failure(layout, voice, book)  # an earlier failure no longer holds
-    _write_json(layout.transcript_info(voice, book), {"made_by": made_by, "language": source.language})
+    _write_json(layout.transcript_info(voice, book), {"made_by": made_by, "language": language})
     log.info("%s/%s: %d segments by %s, %d input lines rejected", voice, book, len(rows), made_by, len(rejections))
     return {"segments": len(rows), "rejected_lines": len(rejections), "source": source.path, "made_by": made_by}
 

@@ -85,20 +85,30 @@ class ClipFormat(StrictSettings):
 
 
 class AlignSettings(StrictSettings):
-    backend: str = "auto"  # auto: whisperx when wav2vec2_model is set, else pocketsphinx (English)
+    # auto: whisperx with wav2vec2_model (or online, WhisperX's default for the language), else
+    # pocketsphinx for English, else whisper (aligners/choice.py)
+    backend: Literal["auto", "pocketsphinx", "whisperx", "whisper"] = "auto"
     wav2vec2_model: str | None = None  # local Hugging Face Wav2Vec2ForCTC folder, or a hub id online
     # backend whisper: a CTranslate2 Whisper folder or name; None: the packaged one for the language
     whisper_model: str | None = None
-    language: str = "en"
+    language: str | None = None  # None: the language the voice's books were transcribed in, else en
+    # A clip that fails or scores low is aligned again: pocketsphinx with wider beams, then whisper.
+    retry: bool = True
     device: str = "cpu"
     pad_s: float = 0.15  # silence kept before the first and after the last aligned word
     # Readings of a text with digits or symbols aligned for the audio to choose ("$5.50": "five
     # dollars fifty cents", "five fifty"); each is one more alignment of the clip. 1: NeMo's one reading.
     max_readings: int = Field(8, ge=1)
 
+    def choosing(self, backend: str | None, model: str | None, language: str | None) -> "AlignSettings":
+        """With a backend, its model (the Whisper aligner's for whisper, else the wav2vec2 one) and a
+        language chosen (None: keep), as voice.yaml and `tts-assets align` give them."""
+        field = "whisper_model" if (backend or self.backend) == "whisper" else "wav2vec2_model"
+        return self.with_overrides(backend=backend, language=language, **{field: model})
+
 
 class QualitySettings(StrictSettings):
-    min_align_score: float = Field(0.1, ge=0, le=1)  # pocketsphinx: ~0.3 for a matching text, ~0.01 for a wrong one
+    min_align_score: float = Field(0.1, ge=0, le=1)  # matching text vs wrong: pocketsphinx ~0.3 vs ~0.01, Whisper 0.3–0.8 vs < 0.07
     rate_iqr_k: float = Field(1.5, gt=0)  # seconds-per-character outliers beyond k × IQR are rejected
     max_clipping: float = Field(0.001, ge=0, le=1)  # share of samples at full scale
     min_snr_db: float = 15.0
@@ -145,7 +155,7 @@ class VoiceSettings(StrictSettings):
     language: str | None = None  # of the ASR and the aligner
     asr_model: str | None = None
     aligner: Literal["auto", "pocketsphinx", "whisperx", "whisper"] | None = None
-    align_model: str | None = None  # the whisperx aligner's wav2vec2 model
+    align_model: str | None = None  # the aligner's model: Whisper's for aligner whisper, else wav2vec2
     engines: list[Literal["qwen3", "xtts"]] | None = None  # which the nightly training trains
     xtts_config: str | None = None  # the voice's XTTS config (relative to voice.yaml's folder)
 
@@ -162,6 +172,5 @@ class VoiceSettings(StrictSettings):
     def over(self, settings: DatasetSettings) -> DatasetSettings:
         """The dataset settings with this voice's choices in place."""
         asr = settings.asr.with_overrides(language=self.language, model=self.asr_model)
-        align = settings.align.with_overrides(language=self.language, backend=self.aligner,
-                                              wav2vec2_model=self.align_model)
+        align = settings.align.choosing(self.aligner, self.align_model, self.language)
         return settings.model_copy(update={"asr": asr, "align": align})

@@ -11,6 +11,14 @@ from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
 
 
+class AlignRunConfig(dg.Config):
+    """Per-run choices over the `align:` settings (`tts-assets align --language/--aligner/--align-model`)."""
+
+    language: str | None = None
+    aligner: str | None = None  # auto | pocketsphinx | whisperx | whisper
+    align_model: str | None = None  # the Whisper aligner's model for aligner whisper, else the wav2vec2 one
+
+
 @dg.asset(
     partitions_def=voice_partitions,
     group_name="align",
@@ -22,21 +30,25 @@ from tts_assets.errors import TtsAssetsError
     automation_condition=dg.AutomationCondition.eager(),
 )
 @on_a_free_card
-def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
-    """Every clip forced-aligned (pocketsphinx or WhisperX), its text normalized, its cuts refined
-    around the words, quality-filtered and given a stable train/val split."""
+def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource,
+                    config: AlignRunConfig) -> dg.MaterializeResult:
+    """Every clip forced-aligned (pocketsphinx, WhisperX or Whisper; failed clips retried with the
+    next), its text normalized, its cuts refined around the words, quality-filtered and given a
+    stable train/val split."""
     voice = context.partition_key
     layout = tts.layout()
     try:
         settings = tts.settings(voice)
-        summary = align_voice_dataset(layout, voice, settings.dataset)
+        align = settings.dataset.align.choosing(config.aligner, config.align_model, config.language)
+        summary = align_voice_dataset(layout, voice, settings.dataset.model_copy(update={"align": align}))
     except TtsAssetsError as error:
         raise step_failure(error) from None
     return dg.MaterializeResult(
         metadata={
             "manifest": dg.MetadataValue.path(str(layout.aligned_manifest(voice))),
             "review_page": dg.MetadataValue.url(settings.review.voice_url(voice)),  # `tts-assets review` serves it
-            **{k: v for k, v in summary.items() if k not in ("voice", "rejections_by_reason")},
+            **{k: v for k, v in summary.items() if k not in ("voice", "rejections_by_reason", "clips_by_aligner")},
             "rejections_by_reason": dg.MetadataValue.json(summary["rejections_by_reason"]),
+            "clips_by_aligner": dg.MetadataValue.json(summary["clips_by_aligner"]),
         }
     )
