@@ -120,7 +120,7 @@ def main() -> None:
                 results.append({"input": name, "rules": label, "speech_seconds": round(seconds_in, 2), **row})
                 print(json.dumps(results[-1]), flush=True)
     table = markdown_table(
-        ["input", "rules", "audio s", "clips", "s kept", "aligned clips", "aligned s", "share", "rejections (book; aligned)"],
+        ["input", "rules", "audio s", "clips", "s kept", "aligned clips", "aligned s", "aligned ÷ audio", "rejections (book; aligned)"],
         [[r["input"], r["rules"], r["speech_seconds"], r["clips"], r["seconds"], r["aligned_clips"], r["aligned_seconds"],
           f"{r['aligned_seconds'] / r['speech_seconds']:.0%}",
           f"{r['book_rejections'] or '-'}; {r['aligned_rejections'] or '-'}"] for r in results])
