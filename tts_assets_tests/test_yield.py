@@ -39,6 +39,9 @@ def test_a_short_span_merges_across_a_longer_pause_but_not_a_break_or_a_long_one
     assert [(r.segment_ids, r.reason) for r in plan.rejections] == [(["d"], Reason.TOO_SHORT)]
     broken = plan_spans([seg("a", 0.0, 1.6), seg("b", 2.4, 5.0)], rules, hard_breaks=[2.0])
     assert [s.segment_ids for s in broken.spans] == [["a"], ["b"]]
+    unsaid = Segment("e", 1.8, 2.2, " ")  # speech with no text between them
+    assert [s.segment_ids for s in plan_spans([seg("a", 0.0, 1.6), unsaid, seg("b", 2.4, 5.0)], rules).spans] == [
+        ["a"], ["b"]]
     seed = plan_spans([seg("a", 0.0, 1.6), seg("b", 2.4, 5.0)], MergeRules(max_short_merge_gap_s=0.5, min_clip_s=2.0))
     assert [s.segment_ids for s in seed.spans] == [["b"]]
 

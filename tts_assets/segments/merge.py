@@ -157,6 +157,8 @@ def plan_spans(
             continue
         pieces.extend(parts)
 
+    # Nor across a segment rejected here (no text, too long): no clip holds speech its text lacks.
+    hard_breaks = [*hard_breaks, *(r.start for r in plan.rejections)]
     groups: list[list[Piece]] = []
     for piece in pieces:
         if groups:
