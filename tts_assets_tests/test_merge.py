@@ -33,7 +33,7 @@ def test_short_neighbours_merge_while_gap_small_and_under_two_seconds():
 
 
 def test_no_merge_across_a_long_pause_and_isolated_short_segment_is_rejected():
-    plan = plan_spans([seg("a", 0.0, 1.0), seg("b", 1.8, 4.0)], RULES)
+    plan = plan_spans([seg("a", 0.0, 1.0), seg("b", 2.1, 4.5)], RULES)  # 1.1 s > max_short_merge_gap_s
     assert [s.segment_ids for s in plan.spans] == [["b"]]
     assert [(r.segment_ids, r.reason) for r in plan.rejections] == [(["a"], Reason.TOO_SHORT)]
 

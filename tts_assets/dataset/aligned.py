@@ -30,6 +30,7 @@ from tts_assets.settings import DatasetSettings
 from tts_assets.dataset.decisions import ReviewDecisions
 from tts_assets.dataset.sources import speakable_in
 from tts_assets.dataset.voice_language import with_voice_language
+from tts_assets.segments.split_aligned import split_candidate
 from tts_assets.text.normalize import spoken_readings, spoken_words, unspoken
 
 log = logging.getLogger(__name__)
@@ -59,11 +60,12 @@ def _rejection(row: dict, reason: Reason, detail: str) -> dict:
         "source": row["source"], "start": row["start"], "end": row["end"], "text": row["text"],
         "reason": reason.value, "detail": detail, "book": row["book"], "line": None,
         "segment_ids": row["segment_ids"], "audio_file": row["audio_file"],
+        "part": row.get("part"), "parts": row.get("parts"),
     }
 
 
 def _align_clip(row, dataset_dir: Path, aligner: Aligner | AlignerChain, settings: DatasetSettings, layout, voice):
-    """A candidate with refined cut points, or a rejection."""
+    """A candidate with refined cut points (one per part for a clip split at its pauses), or a rejection."""
     if not speakable_in(row["text"], row["duration"]):  # before normalization and the aligner
         return _rejection(row, Reason.LENGTH_MISMATCH,
                           f"{len(row['text']):,} characters cannot be spoken in {row['duration']:.2f} s")
@@ -106,8 +108,17 @@ def _align_clip(row, dataset_dir: Path, aligner: Aligner | AlignerChain, setting
         end = min(end, row["duration"])
     target = layout.aligned_wavs_dir(voice, row["book"]) / Path(row["audio_file"]).name
     words_span = (offset + aligned[0].start, offset + aligned[-1].end)
-    return _Candidate(row, text, aligned, score, CutRequest(start, end, target, *words_span), len(spoken),
-                      best.aligner, best.model)
+    candidate = _Candidate(row, text, aligned, score, CutRequest(start, end, target, *words_span), len(spoken),
+                           best.aligner, best.model)
+    if aligned[-1].end - aligned[0].start <= settings.merge.max_clip_s:
+        return candidate
+    # A long curated clip: one candidate per part, each re-cut and judged on its own.
+    parts = split_candidate(candidate, settings.merge, pad, row["duration"] if row["start"] is None else None)
+    if parts is None:
+        return _rejection(row, Reason.TOO_LONG, f"{aligned[-1].end - aligned[0].start:.2f} s of words > "
+                          f"{settings.merge.max_clip_s} s and no pause of {settings.merge.min_split_pause_s} s "
+                          "splits them into parts that fit")
+    return parts
 
 
 def _signal_rejection(audio: np.ndarray, rate: int, settings: DatasetSettings):
@@ -176,7 +187,7 @@ def align_voice_dataset(
         if isinstance(outcome, dict):
             rejections.append(outcome)
         else:
-            by_source[row["source"]].append(outcome)
+            by_source[row["source"]] += outcome if isinstance(outcome, list) else [outcome]
         if number % 100 == 0:
             log.info("%s: aligned %d of %d clips", voice, number, len(to_align))
 
@@ -231,6 +242,8 @@ def align_voice_dataset(
                 "aligner": candidate.aligner,
                 "align_model": candidate.model,
                 "seconds_per_char": round((words[-1].end - words[0].start) / max(chars, 1), 4),
+                "part": row.get("part"),  # k of `parts` when a long clip was split; else None
+                "parts": row.get("parts"),
                 **{f"quality_{k}": v for k, v in measure(audio, rate).to_dict().items()},
             })
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.settings import DatasetSettings
@@ -9,17 +11,37 @@ from tts_assets.text.normalize import spoken_words
 
 
 def accounting(layout: DataLayout, voice: str) -> tuple[bool, str]:
+    """Every clip in ends once, kept or rejected, or as each of its parts once (a long clip split
+    at its pauses: parts 1..n, each kept or rejected)."""
     clips_in = [r["audio_file"] for r in read_jsonl(layout.train_manifest(voice))]
-    kept = [r["source_clip"] for r in read_jsonl(layout.aligned_manifest(voice))]
-    rejected = [r["audio_file"] for r in read_jsonl(layout.aligned_rejections(voice))]
-    both = set(kept) & set(rejected)
-    missing = set(clips_in) - set(kept) - set(rejected)
-    passed = not both and not missing and len(kept) + len(rejected) == len(clips_in)
-    detail = f"{len(kept)} kept + {len(rejected)} rejected = {len(kept) + len(rejected)} of {len(clips_in)} clips"
-    if both:
-        detail += f"; {len(both)} both kept and rejected"
+    outcomes: dict[str, list[tuple]] = defaultdict(list)
+    for row in read_jsonl(layout.aligned_manifest(voice)):
+        outcomes[row["source_clip"]].append(("kept", row.get("part"), row.get("parts")))
+    for row in read_jsonl(layout.aligned_rejections(voice)):
+        outcomes[row["audio_file"]].append(("rejected", row.get("part"), row.get("parts")))
+    kept = sum(kind == "kept" for rows in outcomes.values() for kind, _, _ in rows)
+    rejected = sum(len(rows) for rows in outcomes.values()) - kept
+    missing = set(clips_in) - set(outcomes)
+    unknown = set(outcomes) - set(clips_in)
+
+    def whole(rows) -> bool:
+        if len(rows) == 1 and rows[0][1] is None:
+            return True
+        counts = {n for _, _, n in rows}
+        return (len(counts) == 1 and None not in counts
+                and sorted(k for _, k, _ in rows) == list(range(1, counts.pop() + 1)))
+
+    broken = sorted(clip for clip, rows in outcomes.items() if not whole(rows))
+    passed = not missing and not unknown and not broken and len(clips_in) == len(set(clips_in))
+    split = sum(rows[0][1] is not None for rows in outcomes.values())
+    detail = (f"{kept} kept + {rejected} rejected rows for {len(outcomes)} of {len(clips_in)} clips"
+              f" ({split} split into parts)")
+    if broken:
+        detail += f"; {len(broken)} kept or rejected more than once or missing parts (e.g. {broken[:3]})"
     if missing:
         detail += f"; {len(missing)} missing (e.g. {sorted(missing)[:3]})"
+    if unknown:
+        detail += f"; {len(unknown)} not in train_manifest.jsonl (e.g. {sorted(unknown)[:3]})"
     return passed, detail
 
 

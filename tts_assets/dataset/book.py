@@ -52,7 +52,7 @@ def _clear_failure(layout: DataLayout, voice: str, book: str) -> None:
 
 def _curated_lines(source: BookSource, book: str, settings: DatasetSettings):
     return read_curated_transcripts(Path(source.path), Path(source.transcripts_jsonl), book,
-                                    settings.merge.max_clip_s, settings.inputs.follow_outside_links)
+                                    settings.merge.max_curated_clip_s, settings.inputs.follow_outside_links)
 
 
 def probe_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettings | None = None) -> dict:
@@ -410,13 +410,14 @@ def _convert_curated(lines, wavs: Path, dataset_dir: Path, voice, book, fmt, rul
             )
 
         try:
-            samples, report = decode_clip(audio, fmt.sample_rate, rules.max_clip_s)
+            # Longer than max_clip_s is split at its pauses once aligned (segments/split_aligned.py).
+            samples, report = decode_clip(audio, fmt.sample_rate, rules.max_curated_clip_s)
         except UnreadableAudioError as exc:
             reject(Reason.UNREADABLE_AUDIO, str(exc))
             continue
         seconds_in += report.seconds
         if samples is None:
-            reject(Reason.TOO_LONG, f"more than {rules.max_clip_s} s (decoding stopped at {report.seconds:.2f} s)")
+            reject(Reason.TOO_LONG, f"more than {rules.max_curated_clip_s} s (decoding stopped at {report.seconds:.2f} s)")
             continue
         if report.damaged:
             a, b = report.damaged[0]

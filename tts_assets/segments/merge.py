@@ -157,6 +157,8 @@ def plan_spans(
             continue
         pieces.extend(parts)
 
+    # Nor across a segment rejected here (no text, too long): no clip holds speech its text lacks.
+    hard_breaks = [*hard_breaks, *(r.start for r in plan.rejections)]
     groups: list[list[Piece]] = []
     for piece in pieces:
         if groups:
@@ -179,32 +181,34 @@ def plan_spans(
         span = Span(group)
         previous = kept[-1] if kept else None
         if (
-            span.end - span.start < rules.min_clip_s
-            and previous is not None
-            and span.start - previous.end <= rules.max_gap_s
+            previous is not None
+            and min(span.end - span.start, previous.end - previous.start) < rules.merge_below_s
+            and span.start - previous.end <= rules.max_short_merge_gap_s
             and span.end - previous.start <= rules.max_clip_s
             and not any(previous.end <= b <= span.start for b in hard_breaks)
             and span.text_source == previous.text_source
         ):
-            # A short tail (e.g. the end of a sentence Whisper split) joins the clip before it.
+            # A span too short to stand well (an isolated short sentence, the end of a sentence
+            # Whisper split) joins its neighbour across a longer pause, kept as it is in the clip.
             previous.pieces.extend(group)
             continue
-        if span.end - span.start < rules.min_clip_s:
-            # One rejection per segment, so accepted + rejected always adds up to the total.
-            for piece in group:
-                plan.rejections.append(
-                    SpanRejection(
-                        [piece.segment_id],
-                        piece.start,
-                        piece.end,
-                        piece.text,
-                        Reason.TOO_SHORT,
-                        f"{span.end - span.start:.2f} s after merging {len(group)} segment(s)"
-                        f" < {rules.min_clip_s} s",
-                    )
-                )
-            continue
         kept.append(span)
+    too_short = [span for span in kept if span.end - span.start < rules.min_clip_s]
+    for span in too_short:
+        # One rejection per segment, so accepted + rejected always adds up to the total.
+        for piece in span.pieces:
+            plan.rejections.append(
+                SpanRejection(
+                    [piece.segment_id],
+                    piece.start,
+                    piece.end,
+                    piece.text,
+                    Reason.TOO_SHORT,
+                    f"{span.end - span.start:.2f} s after merging {len(span.pieces)} segment(s)"
+                    f" < {rules.min_clip_s} s",
+                )
+            )
+    kept = [span for span in kept if span.end - span.start >= rules.min_clip_s]
     speech = [(p.start, p.end) for p in pieces]
     speech += [(r.start, r.end) for r in plan.rejections]  # rejected speech is still not to be cut into
     _place_cuts(kept, speech, rules.pad_s)

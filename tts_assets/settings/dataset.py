@@ -52,9 +52,28 @@ class MergeRules(StrictSettings):
     model_config = ConfigDict(extra="forbid", frozen=True)
     max_gap_s: float = 0.5  # merge only across pauses this short
     merge_below_s: float = 2.0  # keep merging while the growing span is shorter than this
+    # A span still shorter than merge_below_s joins a neighbour across a pause up to this long
+    # (kept as it is inside the clip) rather than standing alone or being dropped.
+    max_short_merge_gap_s: float = 1.0
     max_clip_s: float = 10.0  # a span never grows past this; longer segments are split
-    min_clip_s: float = 2.0  # spans still shorter than this are rejected
+    # Spans that could not be merged and are still shorter than this are rejected (too_short);
+    # twice coqui XTTS's 0.5 s minimum (Qwen3's recipe has none), below most isolated sentences.
+    min_clip_s: float = 1.0
     pad_s: float = 0.15  # silence kept around the first and last word, up to half the gap
+    # Curated clips longer than max_clip_s, up to this, are split at their aligned pauses
+    # (segments/split_aligned.py); longer ones are rejected (too_long).
+    max_curated_clip_s: float = 60.0
+    min_split_pause_s: float = 0.1  # the shortest pause between aligned words a clip is split at
+
+    @model_validator(mode="after")
+    def _limits_in_order(self) -> "MergeRules":
+        if self.max_short_merge_gap_s < self.max_gap_s:
+            raise ValueError(f"max_short_merge_gap_s ({self.max_short_merge_gap_s}) must be at least "
+                             f"max_gap_s ({self.max_gap_s})")
+        if self.max_curated_clip_s < self.max_clip_s:
+            raise ValueError(f"max_curated_clip_s ({self.max_curated_clip_s}) must be at least "
+                             f"max_clip_s ({self.max_clip_s})")
+        return self
 
 
 class BookTextSettings(StrictSettings):

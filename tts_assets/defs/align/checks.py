@@ -14,7 +14,7 @@ def _result(outcome: tuple[bool, str]) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=aligned_dataset, blocking=True)
 def aligned_accounting(context: dg.AssetCheckExecutionContext, tts: TtsAssetsResource) -> dg.AssetCheckResult:
-    """Every clip of train_manifest.jsonl is kept or rejected, exactly once."""
+    """Every clip of train_manifest.jsonl is kept or rejected exactly once (or each of its parts, when split)."""
     return _result(accounting(tts.layout(), context.partition_key))
 
 
