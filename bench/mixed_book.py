@@ -59,11 +59,13 @@ class MixedBook:
 
 
 def make_mixed_book(narrator: np.ndarray, sentences: list[dict], out: Path, bed_sentence: int = 6,
-                    guests_after: tuple[int, ...] = (2, 5, 9), noise_after: int = 7, bed_db: float = -12.0) -> MixedBook:
-    """Write `out` (FLAC, 16 kHz) from the narrator's 16 kHz audio and its sentence spans."""
+                    guests_after: tuple[int, ...] = (2, 5, 9), noise_after: int = 7, bed_db: float = -12.0,
+                    guest_clips: tuple[str, ...] = GUEST_CLIPS) -> MixedBook:
+    """Write `out` (FLAC, 16 kHz) from the narrator's 16 kHz audio and its sentence spans: a guest
+    clip after each sentence of `guests_after`, the bed under `bed_sentence`, noise after `noise_after`."""
     transcripts = librivox_transcripts()
     guests = []
-    for clip in GUEST_CLIPS:
+    for clip in guest_clips:
         audio, rate = sf.read(LIBRIVOX / f"sense_and_sensibility_01_austen_64kb-{clip}.wav", dtype="float32")
         guests.append((soxr.resample(audio, rate, RATE).astype(np.float32), transcripts[clip]))
     level = _rms(np.concatenate([narrator[int(s["start"] * RATE):int(s["end"] * RATE)] for s in sentences]))

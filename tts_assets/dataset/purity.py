@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tts_assets.atomic import atomic_path, write_text_atomic
-from tts_assets.errors import SettingsError
+from tts_assets.errors import SettingsError, UnreadableAudioError
 from tts_assets.evaluate.speaker import Ge2eEmbedder, load_embedder, utterance_embedding
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.schema import Reason, Rejection
@@ -74,6 +74,7 @@ def _save(path: Path, sounds: list[SegmentSound], model: str, stamp: str) -> Non
                      times=np.array([(s.start, s.end) for s in sounds], dtype=np.float64).reshape(-1, 2),
                      speech=np.array([s.speech_share for s in sounds], dtype=np.float32),
                      music=np.array([s.music_share for s in sounds], dtype=np.float32),
+                     damaged=np.array([s.damaged for s in sounds], dtype=bool),
                      counts=np.array([len(p) for p in partials], dtype=np.int64),
                      partials=np.concatenate(partials).astype(np.float16) if partials else np.zeros((0, 256), np.float16),
                      model=np.array(model), source=np.array(stamp))
@@ -86,9 +87,9 @@ def _load(path: Path) -> tuple[list[SegmentSound], str, str] | None:
         offsets = np.concatenate([[0], np.cumsum(data["counts"])])
         partials = data["partials"].astype(np.float32)
         sounds = [SegmentSound(str(i), float(t[0]), float(t[1]),
-                               partials[a:b] if b > a else None, float(sp), float(mu))
-                  for i, t, sp, mu, a, b in zip(data["ids"], data["times"], data["speech"], data["music"],
-                                                offsets[:-1], offsets[1:])]
+                               partials[a:b] if b > a else None, float(sp), float(mu), bool(d))
+                  for i, t, sp, mu, d, a, b in zip(data["ids"], data["times"], data["speech"], data["music"],
+                                                   data["damaged"], offsets[:-1], offsets[1:])]
         return sounds, str(data["model"]), str(data["source"])
 
 
@@ -114,7 +115,7 @@ def _book_sounds(layout: DataLayout, voice: str, book: str, audio: Path, segment
 
 def _voice_embeddings(sounds: list[SegmentSound], settings: SpeakerSettings) -> list[np.ndarray]:
     return [utterance_embedding(s.partials) for s in sounds
-            if s.partials is not None and not sound_rejection(s, settings)]
+            if s.partials is not None and not s.damaged and not sound_rejection(s, settings)]
 
 
 def screen_book(layout: DataLayout, voice: str, book: str, audio: Path, segments: list[Segment],
@@ -126,7 +127,11 @@ def screen_book(layout: DataLayout, voice: str, book: str, audio: Path, segments
         for path in outputs:
             path.unlink(missing_ok=True)
         return Screening()
-    sounds, measured = _book_sounds(layout, voice, book, audio, segments, settings)
+    try:
+        sounds, measured = _book_sounds(layout, voice, book, audio, segments, settings)
+    except UnreadableAudioError as error:  # the cut stage records the book's failure
+        log.warning("%s/%s: segments not screened: %s", voice, book, error)
+        return Screening()
     embeddings = _voice_embeddings(sounds, settings)
     books = [book]
     for other in layout.books(voice):  # the voice is one across its books

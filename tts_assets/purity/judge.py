@@ -57,6 +57,9 @@ def judge(sounds: list[SegmentSound], reference: np.ndarray | None, settings: Sp
     """A verdict per segment: music, non_speech, other_speaker or kept (with its similarity)."""
     verdicts = []
     for sound in sounds:
+        if sound.damaged:  # its silence-filled damage says nothing of its sound: the cut rejects it
+            verdicts.append(Verdict(sound.segment_id, sound.start, sound.end, None, None))
+            continue
         rejected = sound_rejection(sound, settings)
         if rejected:
             verdicts.append(Verdict(sound.segment_id, sound.start, sound.end, None, *rejected))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_assets.audio.decode import stream_pcm
+from tts_assets.audio.decode import DecodeReport, stream_pcm
 from tts_assets.evaluate.speaker import Ge2eEmbedder
 from tts_assets.segments.model import Segment
 
@@ -43,6 +43,7 @@ class SegmentSound:
     partials: np.ndarray | None  # unit GE2E embeddings of its 1.6 s partials; None: too little voice
     speech_share: float
     music_share: float
+    damaged: bool = False  # touches audio the decoder could not read, or runs past its end: the cut rejects it
 
 
 @dataclass
@@ -104,7 +105,7 @@ def measure_segments(
         mels.clear()
         cost.embed_s += time.perf_counter() - started
 
-    def take(segment: Segment, audio: np.ndarray) -> None:
+    def take(segment: Segment, audio: np.ndarray, past_end: bool = False) -> None:
         started = time.perf_counter()
         share = speech_share(audio, vad)
         cost.vad_s += time.perf_counter() - started
@@ -114,15 +115,17 @@ def measure_segments(
         started = time.perf_counter()
         partial_mels = embedder.partial_mels(audio, RATE)
         cost.embed_s += time.perf_counter() - started
-        sounds.append(SegmentSound(segment.id, segment.start, segment.end, None, share, music))
+        damaged = past_end or report.damage_within(segment.start, segment.end) is not None
+        sounds.append(SegmentSound(segment.id, segment.start, segment.end, None, share, music, damaged))
         if partial_mels is not None:
             mels.append((len(sounds) - 1, partial_mels))
             if sum(len(m) for _, m in mels) >= BATCH_PARTIALS:
                 embed_waiting()
 
     held, held_from = np.zeros(0, np.float32), 0  # the audio kept, and the sample it starts at
+    report = DecodeReport()
     started = time.perf_counter()
-    for chunk in stream_pcm(path, RATE, chunk_seconds=10.0):
+    for chunk in stream_pcm(path, RATE, chunk_seconds=10.0, report=report):
         cost.decode_s += time.perf_counter() - started
         held = np.concatenate([held, chunk])
         held_until = held_from + len(held)
@@ -138,7 +141,7 @@ def measure_segments(
     cost.audio_s = (held_from + len(held)) / RATE
     for segment in pending:  # past the end of the decoded audio: what there is of it
         a = max(0, round(segment.start * RATE) - held_from)
-        take(segment, held[a:])
+        take(segment, held[a:], past_end=True)
     if mels:
         embed_waiting()
     return sounds
