@@ -14,6 +14,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,11 @@ class Screening:
     verdicts: list[Verdict] = field(default_factory=list)
     report: dict | None = None  # None: screening is off
 
-    @property
+    @cached_property
     def rejected(self) -> dict[str, Verdict]:
         return {v.segment_id: v for v in self.verdicts if v.reason}
 
-    @property
+    @cached_property
     def similarity(self) -> dict[str, float]:
         return {v.segment_id: v.similarity for v in self.verdicts if v.similarity is not None}
 
