@@ -26,7 +26,7 @@ from tts_assets.layout import DataLayout
 from tts_assets.manifest.schema import Reason, Rejection
 from tts_assets.purity.judge import (Verdict, judge, nearest_threshold, similarity_histogram,
                                      similarity_histogram_png, sound_rejection, voice_reference, voice_share)
-from tts_assets.purity.measure import MeasureCost, SegmentSound, measure_segments
+from tts_assets.purity.measure import WINDOW_STEP_S, MeasureCost, SegmentSound, measure_segments
 from tts_assets.segments.model import Segment
 from tts_assets.settings import SpeakerSettings
 
@@ -60,6 +60,11 @@ def _embedder(settings: SpeakerSettings) -> Ge2eEmbedder:
         raise SettingsError(f"dataset.speaker.model {settings.model!r}: the screening needs a GE2E encoder "
                             "(resemblyzer, a GE2E .pt file) or none")
     return embedder
+
+
+def _measured_by(settings: SpeakerSettings) -> str:
+    """What a cached measurement must match to be reused or compared: the model and its windows."""
+    return f"{settings.model} windows {WINDOW_STEP_S} s"
 
 
 def _source_stamp(path: Path) -> str:
@@ -99,14 +104,14 @@ def _book_sounds(layout: DataLayout, voice: str, book: str, audio: Path, segment
     """The segments' sounds, measured now or read from the cache when nothing changed."""
     path, stamp = layout.speaker_sounds(voice, book), _source_stamp(audio)
     cached = _load(path)
-    if cached and cached[1] == settings.model and cached[2] == stamp:
+    if cached and cached[1] == _measured_by(settings) and cached[2] == stamp:
         by_id = {s.segment_id: s for s in cached[0]}
         if all(s.id in by_id for s in segments):
             return [by_id[s.id] for s in sorted(segments, key=lambda s: s.start)], {"cached": True}
     embedder = _embedder(settings)
     cost, started = MeasureCost(), time.perf_counter()
     sounds = measure_segments(audio, segments, embedder, cost)
-    _save(path, sounds, settings.model, stamp)
+    _save(path, sounds, _measured_by(settings), stamp)
     seconds = time.perf_counter() - started
     log.info("%s/%s: %d segments measured in %.1f s (%.0fx real time; embedding %.1f s)", voice, book,
              len(sounds), seconds, cost.audio_s / max(seconds, 1e-9), cost.embed_s)
@@ -137,7 +142,7 @@ def screen_book(layout: DataLayout, voice: str, book: str, audio: Path, segments
     books = [book]
     for other in layout.books(voice):  # the voice is one across its books
         cached = _load(layout.speaker_sounds(voice, other)) if other != book else None
-        if cached and cached[1] == settings.model:
+        if cached and cached[1] == _measured_by(settings):
             embeddings += _voice_embeddings(cached[0], settings)
             books.append(other)
     reference = voice_reference(np.stack(embeddings), settings.reference_trim) if embeddings else None

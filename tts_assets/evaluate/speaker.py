@@ -105,17 +105,18 @@ class Ge2eEmbedder:
                                              n_mels=self.mels)
         return mel.astype(np.float32).T
 
-    def partial_mels(self, audio: np.ndarray, rate: int) -> np.ndarray | None:
-        """The mels of the audio's 1.6 s partial utterances (partials × 160 × 40), or None when it
-        holds (almost) no speech: embed them with `embed_partials`, many utterances in one batch."""
+    def partial_mels(self, audio: np.ndarray, rate: int, step_s: float = 1 / 1.3) -> np.ndarray | None:
+        """The mels of the audio's 1.6 s partial utterances, one every `step_s` (partials × 160 × 40),
+        or None when it holds (almost) no speech: embed them with `embed_partials`, many utterances
+        in one batch."""
         wav = speech_at(audio, rate, self.rate)
         if wav is None:
             return None
         rms = float(np.sqrt(np.mean(wav**2)))  # resemblyzer: raise the volume to -30 dBFS
         gain = 10 ** (-30 / 20) / max(rms, 1e-9)
         wav = wav * gain if gain > 1 else wav
-        # Partial utterances of 1.6 s, 1.3 per second, the last kept if it is 75 % covered.
-        frame_step = int(round(self.rate / 1.3 / self.hop))
+        # Partial utterances of 1.6 s, 1.3 per second (resemblyzer's), the last kept if it is 75 % covered.
+        frame_step = int(round(self.rate * step_s / self.hop))
         frames = int(np.ceil((len(wav) + 1) / self.hop))
         starts = list(range(0, max(1, frames - self.partial_frames + frame_step + 1), frame_step))
         last = starts[-1] * self.hop

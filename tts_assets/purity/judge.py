@@ -16,7 +16,7 @@ import numpy as np
 
 from tts_assets.evaluate.speaker import utterance_embedding
 from tts_assets.manifest.schema import Reason
-from tts_assets.purity.measure import SegmentSound
+from tts_assets.purity.measure import WINDOW_STEP_S, SegmentSound
 from tts_assets.settings import SpeakerSettings
 
 MEDOID_SAMPLE = 2000  # the medoid's similarity matrix is quadratic in this
@@ -71,8 +71,8 @@ def judge(sounds: list[SegmentSound], reference: np.ndarray | None, settings: Sp
         lowest = int(np.argmin(windows))
         similarity = round(float(windows[lowest]), 4)
         if similarity < settings.min_similarity:
-            # Partials start every 1/1.3 s of voiced audio: roughly where in the segment.
-            at = sound.start + min(lowest / 1.3, sound.end - sound.start)
+            # Windows follow each other in the voiced audio: roughly where in the segment.
+            at = sound.start + min(lowest * WINDOW_STEP_S, sound.end - sound.start)
             verdicts.append(Verdict(sound.segment_id, sound.start, sound.end, similarity, Reason.OTHER_SPEAKER,
                                     f"another voice near {at:.1f} s: similarity to the voice {similarity:.3f} "
                                     f"< {settings.min_similarity}"))
