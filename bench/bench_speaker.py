@@ -55,7 +55,9 @@ def main() -> None:
     sentences = [s for s in read_jsonl(source.truth) if s["end"] <= args.minutes * 60]
     narrator = np.concatenate(list(stream_pcm(source.audio, RATE)))
     count = len(sentences)
-    book = make_mixed_book(narrator, sentences, args.work / "mixed.flac", bed_sentence=count // 2 + 1,
+    # The bed under a sentence of ordinary length (4-8 s) past the middle: a longer one is split.
+    bed = next(i for i in range(count // 2, count) if 4 <= sentences[i]["end"] - sentences[i]["start"] <= 8)
+    book = make_mixed_book(narrator, sentences, args.work / "mixed.flac", bed_sentence=bed,
                            guests_after=tuple(count * k // 6 for k in range(1, 6)), noise_after=count * 3 // 4,
                            guest_clips=("0870", "0880", "0890", "0920", "0930"))
     duration = book.truth[-1]["end"]
