@@ -13,6 +13,7 @@ import pytest
 from bench.mixed_book import RATE, make_mixed_book, music, overlap_seconds
 from tts_assets.dataset import book as stages
 from tts_assets.dataset.sources import BookSource, register_book
+from tts_assets.dataset.voice import assemble_voice_dataset
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
 from tts_assets.manifest.schema import Reason
@@ -84,6 +85,11 @@ def test_a_book_read_by_another_voice_is_reported(built):
     assert "another reader" in summary["speaker_warning"]
     report = json.loads(layout.speaker_report(VOICE, other).read_text())
     assert sorted(report["reference"]["books"]) == sorted(layout.books(VOICE))  # the voice is one across books
+    voice = assemble_voice_dataset(layout, VOICE)
+    assert list(voice["speaker_warnings"]) == [other]
+    per_book = [json.loads(layout.speaker_report(VOICE, b).read_text())["rejected"] for b in layout.books(VOICE)]
+    assert voice["rejections_by_reason"][Reason.OTHER_SPEAKER.value] == sum(r[Reason.OTHER_SPEAKER.value]
+                                                                            for r in per_book)
 
 
 def test_thresholds_come_from_the_settings_and_rejudge_without_decoding(built):
