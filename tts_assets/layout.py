@@ -86,6 +86,16 @@ class DataLayout:
     def merge_rejections(self, voice: str, book: str) -> Path:
         return self.book_dir(voice, book) / "merged_rejected.jsonl"
 
+    def speaker_sounds(self, voice: str, book: str) -> Path:
+        """Each segment's speaker embeddings, speech and music shares (tts_assets/purity)."""
+        return self.book_dir(voice, book) / "speaker_sounds.npz"
+
+    def speaker_report(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "speaker.json"
+
+    def speaker_histogram(self, voice: str, book: str) -> Path:
+        return self.book_dir(voice, book) / "speaker_similarity.png"
+
     def book_clips_manifest(self, voice: str, book: str) -> Path:
         return self.book_dir(voice, book) / "clips.jsonl"
 

@@ -30,6 +30,7 @@ from tts_assets.segments.model import Segment
 from tts_assets.settings import BookTextSettings, ClipFormat, DatasetSettings, MergeRules
 from tts_assets.text.book_text import matching_words, read_book_text
 from tts_assets.text.locate import BOOK, MISMATCH, coverage, locate_segments
+from tts_assets.dataset.purity import screen_book, speaker_summary
 from tts_assets.dataset.sources import (BookSource, read_curated_transcripts, read_segments_jsonl, read_source,
                                 speakable_in)
 
@@ -218,6 +219,7 @@ def plan_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettin
     rows = list(read_jsonl(located if source.book_text and source.kind != "curated" else
                            layout.transcript_file(voice, book)))
     rejected: list[Rejection] = []
+    screening = None
     if source.kind == "curated":
         spans = [{**row, "segment_ids": [row["id"]]} for row in rows]
     else:
@@ -226,6 +228,11 @@ def plan_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettin
         segments = [Segment.from_dict(r) for r in rows]
         if source.book_text:
             breaks += [r["start"] for r in read_jsonl(layout.located_rejections(voice, book))]
+        # Other voices, music and non-speech first: a judgement of the sound, whoever wrote the text.
+        screening = screen_book(layout, voice, book, Path(source.path), segments, settings.speaker)
+        rejected += screening.rejections(segments, source.path, book)
+        breaks += [s.start for s in segments if s.id in screening.rejected]
+        segments = [s for s in segments if s.id not in screening.rejected]
         if not source.segments_jsonl:  # the transcript is the ASR's own
             segments, doubted = _trusted(segments, settings, source.language or settings.asr.language)
             rejected += [Rejection(source.path, s.start, s.end, s.text, reason, detail, book, segment_ids=[s.id])
@@ -234,14 +241,17 @@ def plan_book(layout: DataLayout, voice: str, book: str, settings: DatasetSettin
         plan = plan_spans(segments, settings.merge, sorted(breaks))
         spans = [
             {"start": s.start, "end": s.end, "cut_start": s.cut_start, "cut_end": s.cut_end,
-             "text": s.text, "segment_ids": s.segment_ids, "text_source": s.text_source, "text_asr": s.text_asr}
+             "text": s.text, "segment_ids": s.segment_ids, "text_source": s.text_source, "text_asr": s.text_asr,
+             "speaker_similarity": min((screening.similarity[i] for i in s.segment_ids if i in screening.similarity),
+                                       default=None)}
             for s in plan.spans
         ]
         rejected += [_from_span_rejection(r, source.path, book) for r in plan.rejections]
     log.info("%s/%s: %d clips planned, %d segments rejected", voice, book, len(spans), len(rejected))
     write_jsonl(layout.merged_file(voice, book), spans)
     write_jsonl(layout.merge_rejections(voice, book), (r.to_dict() for r in rejected))
-    return {"spans": len(spans), "rejected_segments": len(rejected)}
+    return {"spans": len(spans), "rejected_segments": len(rejected),
+            "speaker": screening.report if screening else None}
 
 
 def _trusted(segments: list[Segment], settings: DatasetSettings, language: str | None):
@@ -316,6 +326,7 @@ def cut_book(
         "seconds_in": round(seconds_in, 3),
         "seconds_out": round(sum(c.duration for c in clips), 3),
     }
+    summary.update(speaker_summary(layout, voice, book))
     report = layout.book_text_report(voice, book)
     if source.book_text and report.is_file():
         summary["book_text_coverage"] = json.loads(report.read_text())["coverage"]
@@ -387,6 +398,7 @@ def _cut_audiobook(spans, source: BookSource, wavs: Path, dataset_dir: Path, voi
                 segment_ids=span["segment_ids"],
                 text_source=span["text_source"],
                 text_asr=span["text_asr"],
+                speaker_similarity=span.get("speaker_similarity"),
             )
         )
     if report.damaged:

@@ -24,6 +24,7 @@ def assemble_voice_dataset(layout: DataLayout, voice: str) -> dict:
     segments_total, seconds_in = 0, 0.0
     books: dict[str, dict] = {}  # per book: its source and clips, to compare with the last build
     why_not: dict[str, str] = {}  # why a book gives no clips now
+    speaker_warnings: dict[str, str] = {}
     for book in layout.books(voice):
         failure = layout.book_failure(voice, book)
         summary_path = layout.book_summary(voice, book)
@@ -45,6 +46,8 @@ def assemble_voice_dataset(layout: DataLayout, voice: str) -> dict:
             clips += book_clips
             rejections += read_jsonl(layout.book_rejections(voice, book))
             books[book] = {"source": summary["source"], "clips": len(book_clips)}
+            if summary.get("speaker_warning"):  # mostly another voice (dataset/purity.py)
+                speaker_warnings[book] = summary["speaker_warning"]
         else:
             pending.append(book)
             why_not[book] = "it is being built"
@@ -72,6 +75,7 @@ def assemble_voice_dataset(layout: DataLayout, voice: str) -> dict:
         "rejections_by_reason": dict(Counter(r["reason"] for r in rejections).most_common()),
         "per_book": books,
         "shrunk": shrunk,
+        "speaker_warnings": speaker_warnings,
     }
     write_text_atomic(layout.dataset_summary(voice), json.dumps(summary, indent=2) + "\n")
     return summary

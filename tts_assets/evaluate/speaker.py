@@ -60,7 +60,8 @@ def voiced(audio: np.ndarray, rate: int, window_s: float = 0.03, floor_db: float
     threshold = max(10 ** (floor_db / 20), rms.max() * 10 ** (-below_peak_db / 20))
     loud = rms > threshold
     if dilate and loud.any():
-        loud = np.convolve(loud.astype(int), np.ones(2 * dilate + 1, int), mode="same") > 0
+        # Full convolution, centred: mode="same" returns the kernel's length for audio shorter than it.
+        loud = np.convolve(loud.astype(int), np.ones(2 * dilate + 1, int))[dilate : dilate + count] > 0
         loud &= rms > 10 ** (floor_db / 20)
     return frames[loud].reshape(-1)
 
@@ -104,15 +105,18 @@ class Ge2eEmbedder:
                                              n_mels=self.mels)
         return mel.astype(np.float32).T
 
-    def embed(self, audio: np.ndarray, rate: int) -> np.ndarray | None:
+    def partial_mels(self, audio: np.ndarray, rate: int, step_s: float = 1 / 1.3) -> np.ndarray | None:
+        """The mels of the audio's 1.6 s partial utterances, one every `step_s` (partials × 160 × 40),
+        or None when it holds (almost) no speech: embed them with `embed_partials`, many utterances
+        in one batch."""
         wav = speech_at(audio, rate, self.rate)
         if wav is None:
             return None
         rms = float(np.sqrt(np.mean(wav**2)))  # resemblyzer: raise the volume to -30 dBFS
         gain = 10 ** (-30 / 20) / max(rms, 1e-9)
         wav = wav * gain if gain > 1 else wav
-        # Partial utterances of 1.6 s, 1.3 per second, the last kept if it is 75 % covered.
-        frame_step = int(round(self.rate / 1.3 / self.hop))
+        # Partial utterances of 1.6 s, 1.3 per second (resemblyzer's), the last kept if it is 75 % covered.
+        frame_step = int(round(self.rate * step_s / self.hop))
         frames = int(np.ceil((len(wav) + 1) / self.hop))
         starts = list(range(0, max(1, frames - self.partial_frames + frame_step + 1), frame_step))
         last = starts[-1] * self.hop
@@ -122,13 +126,26 @@ class Ge2eEmbedder:
         if needed > len(wav):
             wav = np.pad(wav, (0, needed - len(wav)))
         mel = self._mel(wav)
-        batch = np.stack([mel[s : s + self.partial_frames] for s in starts])
+        return np.stack([mel[s : s + self.partial_frames] for s in starts])
+
+    def embed_partials(self, mels: np.ndarray) -> np.ndarray:
+        """Unit-length embeddings of partial utterances' mels, one batch through the LSTM."""
         with torch.no_grad():
-            _, (hidden, _) = self.lstm(torch.from_numpy(batch).to(self.device))
+            _, (hidden, _) = self.lstm(torch.from_numpy(mels).to(self.device))
             raw = torch.relu(self.linear(hidden[-1]))
-            partial = (raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
-        mean = partial.mean(axis=0)
-        return mean / max(np.linalg.norm(mean), 1e-12)
+            return (raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
+
+    def embed(self, audio: np.ndarray, rate: int) -> np.ndarray | None:
+        mels = self.partial_mels(audio, rate)
+        if mels is None:
+            return None
+        return utterance_embedding(self.embed_partials(mels))
+
+
+def utterance_embedding(partials: np.ndarray) -> np.ndarray:
+    """GE2E's utterance embedding: the normalized mean of its partials' embeddings."""
+    mean = partials.mean(axis=0)
+    return mean / max(np.linalg.norm(mean), 1e-12)
 
 
 class Qwen3SpeakerEncoder:

@@ -36,6 +36,10 @@ class Reason(str, Enum):
     UNSPOKEN_TEXT = "unspoken_text"  # digits or symbols the normalizer could not spell out
     TEXT_MISMATCH = "text_mismatch"  # the audio says otherwise than the book's text there
     REVIEW_REJECTED = "review_rejected"  # a listener rejected it on the review page
+    # speaker purity and sound (judged per segment before merging; tts_assets/purity)
+    OTHER_SPEAKER = "other_speaker"  # a voice other than the book's narrator
+    MUSIC = "music"  # steady tones: a music intro, bed or jingle
+    NON_SPEECH = "non_speech"  # voice activity detection hears too little speech
 
 
 class TextSource(str, Enum):
@@ -60,6 +64,7 @@ class ClipRow:
     segment_ids: list[str] = field(default_factory=list)
     text_source: str = TextSource.ASR.value
     text_asr: str | None = None  # what the ASR heard, when `text` is the book's
+    speaker_similarity: float | None = None  # its segments' lowest similarity to the voice
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,5 +102,6 @@ MANIFEST_SCHEMA = pa.schema(
         ("segment_ids", pa.list_(pa.string())),
         ("text_source", pa.string()),
         ("text_asr", pa.string()),
+        ("speaker_similarity", pa.float64()),
     ]
 )

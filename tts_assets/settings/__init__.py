@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 from tts_assets.errors import InputFileError
 from tts_assets.settings.base import SECTIONS, StrictSettings, describe_validation, one_line
 from tts_assets.settings.dataset import (AlignSettings, AsrSettings, BookTextSettings, ClipFormat, DatasetSettings, InputSettings,
-                                         MergeRules, QualitySettings, VoiceSettings)
+                                         MergeRules, QualitySettings, SpeakerSettings, VoiceSettings)
 from tts_assets.settings.evaluation import FALLBACK_SENTENCES, EvaluationSettings
 from tts_assets.settings.qwen3 import Qwen3Settings
 from tts_assets.settings.review import ReviewSettings
@@ -61,5 +61,6 @@ SECTIONS.update({field.annotation: name for name, field in Settings.model_fields
 __all__ = [
     "SETTINGS_ENV", "AlignSettings", "AsrSettings", "BookTextSettings", "ClipFormat", "DatasetSettings", "EvaluationSettings",
     "FALLBACK_SENTENCES", "InputSettings", "MergeRules", "QualitySettings", "Qwen3Settings", "ReviewSettings", "ServeSettings",
+    "SpeakerSettings",
     "Settings", "VoiceSettings",
 ]

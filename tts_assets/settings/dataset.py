@@ -149,6 +149,22 @@ class QualitySettings(StrictSettings):
         return self
 
 
+class SpeakerSettings(StrictSettings):
+    """One voice, clean audio: segments judged before merging (tts_assets/purity)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # resemblyzer (the GE2E encoder its wheel ships), a GE2E .pt file, or none (no screening)
+    model: str = "resemblyzer"
+    # A segment whose lowest 1.6 s window is less similar than this to the voice: other_speaker
+    # (GE2E: the same reader 0.74-0.98, another 0.47-0.67; speaker.json has the distribution).
+    min_similarity: float = Field(0.7, ge=0, le=1)
+    reference_trim: float = Field(0.2, ge=0, lt=1)  # farthest share of segments left out of the voice
+    min_voice_share: float = Field(0.5, ge=0, le=1)  # a book with less of its speech the voice: warned
+    min_speech_share: float = Field(0.4, ge=0, le=1)  # less speech (Silero VAD) than this: non_speech
+    max_music_share: float = Field(0.1, ge=0, le=1)  # more steady-tone frames than this: music
+    nearest_listed: int = Field(10, ge=0)  # segments nearest min_similarity listed in speaker.json
+
+
 class DatasetSettings(StrictSettings):
     inputs: InputSettings = Field(default_factory=InputSettings)
     asr: AsrSettings = Field(default_factory=AsrSettings)
@@ -157,6 +173,7 @@ class DatasetSettings(StrictSettings):
     clips: ClipFormat = Field(default_factory=ClipFormat)
     align: AlignSettings = Field(default_factory=AlignSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    speaker: SpeakerSettings = Field(default_factory=SpeakerSettings)
 
     def asr_settings(self, **overrides) -> AsrSettings:
         """The ASR settings with a book's own options (its model, its language) in place."""

@@ -118,13 +118,24 @@ def merged_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -
     """Clip spans: long segments split at pauses, short neighbours merged, cut points padded."""
     voice, book = voice_and_book(context)
     result = book_stages.plan_book(tts.layout(), voice, book, tts.settings(voice).dataset)
-    return dg.MaterializeResult(
-        metadata={
-            "spans": result["spans"],
-            "rejected_segments": result["rejected_segments"],
-            "path": dg.MetadataValue.path(str(tts.layout().merged_file(voice, book))),
-        }
-    )
+    metadata = {
+        "spans": result["spans"],
+        "rejected_segments": result["rejected_segments"],
+        "path": dg.MetadataValue.path(str(tts.layout().merged_file(voice, book))),
+    }
+    if result["speaker"]:  # the screening's counts, its histogram and the segments nearest its threshold
+        speaker = result["speaker"]
+        if speaker["warning"]:
+            context.log.warning(f"{book}: {speaker['warning']}")
+        histogram = tts.layout().speaker_histogram(voice, book)
+        metadata.update({
+            **{f"segments_{reason}": count for reason, count in speaker["rejected"].items()},
+            "speaker_voice_share": speaker["voice_share"],
+            "speaker_similarity": dg.MetadataValue.md(png_markdown(histogram.read_bytes(), "speaker similarity")
+                                                      + "\n\n" + rows_markdown(speaker["nearest_threshold"],
+                                                      ["segment_id", "start", "similarity", "kept", "text"])),
+        })
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(partitions_def=voice_book_partitions, group_name=GROUP, deps=[merged_segments], kinds={"wav"})
