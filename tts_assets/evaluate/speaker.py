@@ -66,13 +66,13 @@ def voiced(audio: np.ndarray, rate: int, window_s: float = 0.03, floor_db: float
     return frames[loud].reshape(-1)
 
 
-def speech_at(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray | None:
+def speech_at(audio: np.ndarray, rate: int, target_rate: int, min_speech_s: float = MIN_SPEECH_S) -> np.ndarray | None:
     """The voiced part of `audio` at `target_rate`, or None when there is too little to embed."""
     wav = np.asarray(audio, dtype=np.float32)
     if rate != target_rate:
         wav = soxr.resample(wav, rate, target_rate).astype(np.float32)
     wav = voiced(wav, target_rate)
-    return wav if len(wav) >= MIN_SPEECH_S * target_rate else None
+    return wav if len(wav) >= min_speech_s * target_rate else None
 
 
 class Ge2eEmbedder:
@@ -105,11 +105,12 @@ class Ge2eEmbedder:
                                              n_mels=self.mels)
         return mel.astype(np.float32).T
 
-    def partial_mels(self, audio: np.ndarray, rate: int, step_s: float = 1 / 1.3) -> np.ndarray | None:
+    def partial_mels(self, audio: np.ndarray, rate: int, step_s: float = 1 / 1.3,
+                     min_speech_s: float = MIN_SPEECH_S) -> np.ndarray | None:
         """The mels of the audio's 1.6 s partial utterances, one every `step_s` (partials × 160 × 40),
-        or None when it holds (almost) no speech: embed them with `embed_partials`, many utterances
-        in one batch."""
-        wav = speech_at(audio, rate, self.rate)
+        or None when it holds less than `min_speech_s` of speech: embed them with `embed_partials`,
+        many utterances in one batch."""
+        wav = speech_at(audio, rate, self.rate, min_speech_s)
         if wav is None:
             return None
         rms = float(np.sqrt(np.mean(wav**2)))  # resemblyzer: raise the volume to -30 dBFS

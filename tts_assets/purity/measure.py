@@ -29,6 +29,9 @@ RATE = 16000
 # GE2E windows side by side, not overlapping as resemblyzer's (1.3 a second): half the encoder's work
 # for a book, and each window is still 1.6 s of voice.
 WINDOW_STEP_S = 1.6
+# A window mostly padding is the padding's embedding, not the speaker's ("Yes." by the narrator
+# scored as another voice): less voice than resemblyzer's 75 % of a window is not judged by voice.
+MIN_JUDGED_VOICE_S = 0.75 * 1.6
 BATCH_PARTIALS = 64  # partial utterances per LSTM call
 VAD_WINDOW = 512  # Silero's window at 16 kHz (32 ms)
 VAD_SPEECH = 0.5  # faster-whisper's own speech threshold
@@ -124,7 +127,7 @@ def measure_segments(
         music = music_share(audio)
         cost.music_s += time.perf_counter() - started
         started = time.perf_counter()
-        partial_mels = embedder.partial_mels(audio, RATE, WINDOW_STEP_S)
+        partial_mels = embedder.partial_mels(audio, RATE, WINDOW_STEP_S, MIN_JUDGED_VOICE_S)
         cost.embed_s += time.perf_counter() - started
         damaged = past_end or report.damage_within(segment.start, segment.end) is not None
         sounds.append(SegmentSound(segment.id, segment.start, segment.end, None, share, music, damaged))
