@@ -31,8 +31,9 @@ NEMO_CACHE_ENV = "TTS_ASSETS_NEMO_CACHE"
 # The languages NeMo normalizes for us, checked against what the rules of `other_languages` (which
 # the others keep) spell and refuse to guess. NeMo 1.2.0's deterministic grammars, measured here:
 # German compiles in ~50 CPU s but reads "1.000" "eins punkt null null null", "1850"
-# "ein tausend acht hundert fünfzig" and "am 3. Mai" "am dritter mai": our rules stay. Russian has
-# no deterministic grammars (NeMo raises). Spanish and French agree numbers with nothing ("un
+# "ein tausend acht hundert fünfzig" and "am 3. Mai" "am dritter mai"; Italian reads "1.850"
+# "uno punto otto cinque zero" and "Sig. Rossi" "signore Rossi": our rules stay. Russian has no
+# deterministic grammars (NeMo raises). Spanish and French agree numbers with nothing ("un
 # casa"), French leaves units as written ("2,5 kg"): `other_languages.keep_misread` keeps those
 # digits, for rejection.
 NEMO_LANGUAGES = frozenset({"en", "es", "fr"})
