@@ -70,7 +70,8 @@ spanish_compiled = pytest.mark.skipif(
     "text, spoken",
     [  # our num2words rules left "5,50 €", "8:30", "1999", "Sr.", "XIX" as they were written
         ("Pagó 5,50 € el 3 de mayo de 1999 a las 8:30.",
-         "Pagó cinco euros cincuenta céntimos el tres de mayo de mil novecientos noventa y nueve a las ocho y media."),
+         "Pagó cinco euros cincuenta céntimos el tres de mayo de mil novecientos noventa y nueve "
+         "a las ocho y media."),
         ("Pesa 2,5 kg y mide 10 km.", "Pesa dos coma cinco kilogramos y mide diez kilómetros."),
         ("El Sr. García y la Dra. López.", "El señor García y la Doctora López."),
         ("Es el siglo XIX.", "Es el siglo diecinueve."),
@@ -87,6 +88,7 @@ def test_spanish_is_read_as_nemo_reads_it(text, spoken):
     [  # NeMo says "un casa", "veintiún años", "doscientos personas", "tercero piso"
         ("Hay 1 casa, 21 años y 200 personas.", ["1", "21", "200"]),
         ("Vive en el 3.º piso.", ["3.o"]),
+        ("Vive en el n.º 5.", ["5."]),  # NeMo: "n punto o cinco"
         ("De 1990-2000.", ["1990-2000."]),
     ],
 )

@@ -3,8 +3,9 @@
 Its grammars (pynini FSTs) are compiled once per language into a cache folder: for English the
 deterministic ones in about a minute, French too, Spanish in two to three (they load in a second or
 two later). NeMo's multi-reading grammars (NormalizerWithAudio) are not used: they took 25 CPU
-minutes to compile and load in ~25 s every process (NeMo derives a digit-free variant of them on each load); the readings the audio
-chooses among are written out and read by the deterministic ones (`normalize.spoken_readings`).
+minutes to compile and load in ~25 s every process (NeMo derives a digit-free variant of them on
+each load); the readings the audio chooses among are written out and read by the deterministic
+ones (`normalize.spoken_readings`).
 The folder is `$TTS_ASSETS_NEMO_CACHE/<lang>`, else
 `$XDG_CACHE_HOME/tts_assets/nemo_grammars/<lang>` (`~/.cache` without XDG_CACHE_HOME);
 `bin/setup --test` fills the English and French ones (`python -m tts_assets.text.nemo en fr`); the
@@ -32,8 +33,8 @@ NEMO_CACHE_ENV = "TTS_ASSETS_NEMO_CACHE"
 # the others keep) spell and refuse to guess. NeMo 1.2.0's deterministic grammars, measured here:
 # German compiles in ~50 CPU s but reads "1.000" "eins punkt null null null", "1850"
 # "ein tausend acht hundert fünfzig" and "am 3. Mai" "am dritter mai"; Italian reads "1.850"
-# "uno punto otto cinque zero" and "Sig. Rossi" "signore Rossi": our rules stay. Russian has no
-# deterministic grammars (NeMo raises). Spanish and French agree numbers with nothing ("un
+# "uno punto otto cinque zero" and "Sig. Rossi" "signore Rossi"; Portuguese finds no reading of
+# "5,50 €" (an FstOpError): our rules stay. Russian has no deterministic grammars (NeMo raises). Spanish and French agree numbers with nothing ("un
 # casa"), French leaves units as written ("2,5 kg"): `other_languages.keep_misread` keeps those
 # digits, for rejection.
 NEMO_LANGUAGES = frozenset({"en", "es", "fr"})

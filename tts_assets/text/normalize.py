@@ -3,9 +3,9 @@
 Aligners give no timestamps to digits (WhisperX #559, #911) and TTS models read "$5" badly, so the
 text a clip is aligned and trained with is the spoken form. The original is kept beside it.
 NeMo text processing reads the languages of `nemo.NEMO_LANGUAGES` (but what it would misread,
-which keeps its digits); the rules of `other_languages` the others. A written token may have several readings ("$5.50": "five dollars fifty cents" or "five
-fifty"): `spoken_readings` gives them for the audio to choose among, `normalize_text` the one
-reading for text to speak.
+which keeps its digits); the rules of `other_languages` the others. A written token may have
+several readings ("$5.50": "five dollars fifty cents" or "five fifty"): `spoken_readings` gives
+them for the audio to choose among, `normalize_text` the one reading for text to speak.
 """
 
 from __future__ import annotations
@@ -61,10 +61,15 @@ def _plain(text: str) -> str:
 
 
 def _nemo_reading(normalizer, text: str) -> str:
-    """NeMo's deterministic reading."""
+    """NeMo's deterministic reading; a ValueError (the clip rejected) where its grammar finds none."""
     from nemo_text_processing.text_normalization.normalize import Normalizer
+    from pynini import FstOpError
 
-    return re.sub(r"\s+", " ", Normalizer.normalize(normalizer, text, punct_post_process=True)).strip()
+    try:
+        reading = Normalizer.normalize(normalizer, text, punct_post_process=True)
+    except FstOpError as exc:  # no path through the grammar (seen in Portuguese: "5,50 €")
+        raise ValueError(f"NeMo's {normalizer.lang} grammar has no reading of {text!r}") from exc
+    return re.sub(r"\s+", " ", reading).strip()
 
 
 def _unprotected(text: str) -> str:

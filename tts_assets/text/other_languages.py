@@ -116,7 +116,7 @@ def spell_out(text: str, lang: str) -> str:
 # not elsewhere ("el 1.º de mayo": "primero"); NeMo always says "primero", "tercero". NeMo's French
 # leaves a unit as written ("2,5 kg": "deux virgule cinq kg").
 _NEMO_MISREADS = {
-    "es": re.compile(r"(?<![\w.,])\d*[13]\.o\b"),  # "º" is "o" after NFKC
+    "es": re.compile(r"(?<![\w.,])\d*[13]\.o\b|(?<=\bn\.o )\d+"),  # "º" is "o" after NFKC; "n.º 5": "n punto o"
     "fr": re.compile(rf"(?<![\w.,])\d+(?:[.,\s]\d+)*(?=\s*(?i:{_LOCAL_UNITS})(?!\w))"),
 }
 
