@@ -34,7 +34,7 @@ NEMO_CACHE_ENV = "TTS_ASSETS_NEMO_CACHE"
 # German compiles in ~50 CPU s but reads "1.000" "eins punkt null null null", "1850"
 # "ein tausend acht hundert fünfzig" and "am 3. Mai" "am dritter mai"; Italian reads "1.850"
 # "uno punto otto cinque zero" and "Sig. Rossi" "signore Rossi"; Portuguese finds no reading of
-# "5,50 €" (an FstOpError): our rules stay. Russian has no deterministic grammars (NeMo raises). Spanish and French agree numbers with nothing ("un
+# "5,50 €" (an FstOpError); Swedish reads "År 1850." "tusen åttahundrafemtionde": our rules stay. Russian has no deterministic grammars (NeMo raises). Spanish and French agree numbers with nothing ("un
 # casa"), French leaves units as written ("2,5 kg"): `other_languages.keep_misread` keeps those
 # digits, for rejection.
 NEMO_LANGUAGES = frozenset({"en", "es", "fr"})
