@@ -78,7 +78,7 @@ sys.exit(rc)
 """
 
 
-def run_measured(cmd: list[str], env: dict, log: Path) -> dict:
+def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path | None = None) -> dict:
     """Run `cmd`, returning wall seconds and the child's peak RSS (MB); stdout+stderr go to `log`.
 
     Peak RSS comes from `/usr/bin/time -v` when present, else from getrusage(RUSAGE_CHILDREN)
@@ -94,7 +94,7 @@ def run_measured(cmd: list[str], env: dict, log: Path) -> dict:
         full = [sys.executable, "-c", _RSS_WRAPPER, str(rss_file), *cmd]
     started = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.run(full, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run(full, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     wall = time.perf_counter() - started
     text = rss_file.read_text()
     rss_file.unlink(missing_ok=True)

@@ -2,10 +2,10 @@
 
 Aligners give no timestamps to digits (WhisperX #559, #911) and TTS models read "$5" badly, so the
 text a clip is aligned and trained with is the spoken form. The original is kept beside it.
-NeMo text processing reads the languages of `nemo.NEMO_LANGUAGES`; the rules of `other_languages`
-the others. A written token may have several readings ("$5.50": "five dollars fifty cents" or "five
-fifty"): `spoken_readings` gives them for the audio to choose among, `normalize_text` the one
-reading for text to speak.
+NeMo text processing reads the languages of `nemo.NEMO_LANGUAGES` (but what it would misread,
+which keeps its digits); the rules of `other_languages` the others. A written token may have
+several readings ("$5.50": "five dollars fifty cents" or "five fifty"): `spoken_readings` gives
+them for the audio to choose among, `normalize_text` the one reading for text to speak.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ _PRICE = re.compile(r"([$£€])(\d+)\.(\d\d)\b")
 _MONEY = {"$": ("dollars", "cents"), "£": ("pounds", "pence"), "€": ("euros", "cents")}
 _FOUR_DIGITS = re.compile(r"(?<![\d.,$£€])[12]\d{3}(?!\d|[.,]\d)")  # 1000-2999: a year or a count
 _THREE_DIGITS = re.compile(r"(?<![\d.,$£€])[1-9]\d{2}(?!\d|[.,]\d)")
+# A range ("1990-2000", "3 - 4") is read "to" or "bis", a minus sign "minus" or not at all.
+_RANGE = re.compile(r"\d[\d.,]*(?:\s?-\s?\d[\d.,]*)+")
+_NEGATIVE = re.compile(r"(?<![\w.,])-\d[\d.,]*")
 _PROTECTED = {str(d): chr(0xE000 + d) for d in range(10)}  # digits no rule may spell (Unicode private use)
 _UNPROTECTED = {v: k for k, v in _PROTECTED.items()}
 
@@ -58,31 +61,48 @@ def _plain(text: str) -> str:
 
 
 def _nemo_reading(normalizer, text: str) -> str:
-    """NeMo's deterministic reading."""
+    """NeMo's deterministic reading; a ValueError (the clip rejected) where its grammar finds none."""
     from nemo_text_processing.text_normalization.normalize import Normalizer
+    from pynini import FstOpError
 
-    return re.sub(r"\s+", " ", Normalizer.normalize(normalizer, text, punct_post_process=True)).strip()
+    try:
+        reading = Normalizer.normalize(normalizer, text, punct_post_process=True)
+    except FstOpError as exc:  # no path through the grammar (seen in Portuguese: "5,50 €")
+        raise ValueError(f"NeMo's {normalizer.lang} grammar has no reading of {text!r}") from exc
+    return re.sub(r"\s+", " ", reading).strip()
+
+
+def _unprotected(text: str) -> str:
+    return re.sub(r"\s+", " ", "".join(_UNPROTECTED.get(ch, ch) for ch in text)).strip()
 
 
 def _other_language(text: str, lang: str) -> str:
-    # A range ("1990-2000", "3 - 4") is read "to" or "bis", a minus sign "minus" or not at all: their
-    # numbers keep their digits (rejected), rather than "neunzehnhundertneunzig-zweitausend".
-    text = re.sub(r"\d[\d.,]*(?:\s?-\s?\d[\d.,]*)+|(?<![\w.,])-\d[\d.,]*", _protect, text)
-    text = other_languages.spell_out(text, lang)
-    return re.sub(r"\s+", " ", "".join(_UNPROTECTED.get(ch, ch) for ch in text)).strip()
+    """Our rules, for a language NeMo does not read: a range or a minus sign keeps its digits."""
+    text = re.sub(rf"{_RANGE.pattern}|{_NEGATIVE.pattern}", _protect, text)
+    return _unprotected(other_languages.spell_out(text, lang))
+
+
+def _nemo_other_language(text: str, base: str, lang: str) -> str:
+    """NeMo's one reading, but for what it reads wrong, which keeps its digits (rejected): a range
+    (NeMo reads "1990-2000" digit by digit) and what `other_languages.keep_misread` finds."""
+    text = other_languages.keep_misread(_RANGE.sub(_protect, text), lang, _protect)
+    return _unprotected(_nemo_reading(nemo.deterministic_normalizer(base), text))
 
 
 def normalize_text(text: str, lang: str = "en") -> str:
     """The one spoken form of `text`, for text to speak (no audio says which reading is meant).
 
-    NeMo's deterministic reading for its languages; for the others the numbers `other_languages`
-    can spell as the language writes them. Whatever is not spelled keeps its digits or symbols, so
+    NeMo's deterministic reading for its languages (beyond English, not of a range or of a number
+    that agrees with what it counts); for the others the numbers `other_languages` can spell as the
+    language writes them. Whatever is not spelled keeps its digits or symbols, so
     `unspoken` finds them and a clip is rejected rather than kept with words the reader did not say.
     """
     base = _base_language(lang)
     text = _plain(text)
-    if base in nemo.NEMO_LANGUAGES:
+    if base == "en":
         return _nemo_reading(nemo.deterministic_normalizer(base), text)
+    if base in nemo.NEMO_LANGUAGES:
+        return _nemo_other_language(text, base, lang)
     return _other_language(text, lang)
 
 
@@ -90,10 +110,10 @@ def spoken_readings(text: str, lang: str = "en", limit: int = 8) -> list[str]:
     """The readings of `text` for the audio to choose among, distinct in `spoken_words`, at most
     `limit`: NeMo's one reading first, then the same text with the readings it does not give
     written out, each read by NeMo again. Only a text with digits, symbols or Roman numerals has
-    more than one, and only in NeMo's languages."""
+    more than one, and only in English."""
     base = _base_language(lang)
     text = _plain(text)
-    if base not in nemo.NEMO_LANGUAGES or not (unspoken(text) or _ROMAN_NUMERAL.search(text)):
+    if base != "en" or not (unspoken(text) or _ROMAN_NUMERAL.search(text)):
         return [normalize_text(text, lang)]
     normalizer = nemo.deterministic_normalizer(base)
     distinct: dict[tuple[str, ...], str] = {}

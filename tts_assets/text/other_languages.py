@@ -1,9 +1,10 @@
-"""Numbers of the languages besides English, spelled as each writes them; any other language keeps
-its digits."""
+"""Numbers of the languages NeMo does not read for us, spelled as each writes them (any other
+language keeps its digits); for those it reads, the numbers its one reading gets wrong (`keep_misread`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from tts_assets.text.number_words import MAX_NUMBER_DIGITS, num2words, ordinals
 
@@ -48,15 +49,14 @@ def _agreement_ambiguous(value: int, base: str) -> bool:
     return base in ("de", "da") and last_two == 1
 
 
-def spell_out(text: str, lang: str) -> str:
-    """Spell ordinals ("21st") and the numbers of a language of NUMBER_STYLES as it writes them, with
-    "%" where PERCENT has its word; leave the digits of any number that could be misread, and of any
-    other language."""
-    text = ordinals(text, lang)
+def _style(lang: str) -> str | None:
     base = re.split(r"[-_]", lang.lower())[0]
     base = LANGUAGE_ALIASES.get(base, base)
-    if base not in NUMBER_STYLES:
-        return text
+    return base if base in NUMBER_STYLES else None
+
+
+def _number_pattern(base: str) -> re.Pattern:
+    """A number as `base` writes it, with "%" after it: not glued to letters, not before a unit."""
     thousands, decimal = NUMBER_STYLES[base]
     # A number glued to letters ("MP3", "1er") is left; in Japanese, written without spaces, only
     # to Latin ones: "1,000円" is "千円".
@@ -65,15 +65,31 @@ def spell_out(text: str, lang: str) -> str:
     fraction = rf"(?:{re.escape(decimal)}\d+)?" if base in SPOKEN_DECIMALS else ""
     period = r"(?!\.)" if base in ORDINAL_PERIOD else r"(?!\.[^\W\d_])"  # "3.Mai", "3.º"
     unit = rf"(?!\s*(?i:{_LOCAL_UNITS})(?![{word}]))"
-    number = re.compile(
+    return re.compile(
         rf"(?<![{word}.,:/])(?<!\d\s)((?:{grouped}\d+){fraction}){period}{unit}(?![{word}:/]|[.,]\d|\s\d)(\s?%)?"
     )
 
+
+def _parts(match: re.Match, base: str) -> tuple[str, str, str | None]:
+    """The whole part without separators, the decimal digits, the "%" of a `_number_pattern` match."""
+    thousands, decimal = NUMBER_STYLES[base]
+    written, percent = match.groups()
+    whole, _, fraction_digits = written.partition(decimal) if decimal in written else (written, "", "")
+    return re.sub(rf"[{re.escape(thousands)}]", "", whole), fraction_digits, percent
+
+
+def spell_out(text: str, lang: str) -> str:
+    """Spell ordinals ("21st") and the numbers of a language of NUMBER_STYLES as it writes them, with
+    "%" where PERCENT has its word; leave the digits of any number that could be misread, and of any
+    other language."""
+    text = ordinals(text, lang)
+    base = _style(lang)
+    if base is None:
+        return text
+
     def spoken(match: re.Match) -> str:
-        written, percent = match.groups()
-        whole, _, fraction_digits = written.partition(decimal) if decimal in written else (written, "", "")
-        whole = re.sub(rf"[{re.escape(thousands)}]", "", whole)
-        year_like = whole == written and re.fullmatch(r"1[1-9]\d\d", whole)
+        whole, fraction_digits, percent = _parts(match, base)
+        year_like = whole == match.group(1) and re.fullmatch(r"1[1-9]\d\d", whole)
         kept = (
             (percent and base not in PERCENT)
             or len(fraction_digits) > 1
@@ -92,4 +108,35 @@ def spell_out(text: str, lang: str) -> str:
             words = num2words(int(whole), lang=base)
         return words + (f" {PERCENT[base]}" if percent else "")
 
-    return number.sub(spoken, text)
+    return _number_pattern(base).sub(spoken, text)
+
+
+# What NeMo's one reading of these languages gets wrong, besides agreement. Spanish masculine
+# ordinals ending in 1 or 3 lose their last vowel before a noun ("el 3.º piso": "tercer piso") but
+# not elsewhere ("el 1.º de mayo": "primero"); NeMo always says "primero", "tercero". NeMo's French
+# leaves a unit as written ("2,5 kg": "deux virgule cinq kg").
+_NEMO_MISREADS = {
+    "es": re.compile(r"(?<![\w.,])\d*[13]\.o\b|(?<=\bn\.o )\d+"),  # "º" is "o" after NFKC; "n.º 5": "n punto o"
+    "fr": re.compile(rf"(?<![\w.,])\d+(?:[.,\s]\d+)*(?=\s*(?i:{_LOCAL_UNITS})(?!\w))"),
+}
+
+
+def keep_misread(text: str, lang: str, keep: Callable[[re.Match], str]) -> str:
+    """`text` with `keep(match)` in place of what NeMo would misread: each whole number whose word
+    depends on what it counts ("1 casa": "una", "200 personas": "doscientas"; NeMo says "un casa",
+    "doscientos personas") and what `_NEMO_MISREADS` finds, so the clip is rejected rather than kept
+    with a word never said. A year (1100-2099 without separators) counts years: it stays."""
+    base = _style(lang)
+    if base is None:
+        return text
+
+    def kept(match: re.Match) -> str:
+        whole, fraction_digits, _ = _parts(match, base)
+        year = whole == match.group(1) and re.fullmatch(r"1[1-9]\d\d|20\d\d", whole)
+        agrees = (not fraction_digits and not year and len(whole) <= MAX_NUMBER_DIGITS
+                  and _agreement_ambiguous(int(whole), base))
+        return keep(match) if agrees else match.group(0)
+
+    if base in _NEMO_MISREADS:
+        text = _NEMO_MISREADS[base].sub(keep, text)
+    return _number_pattern(base).sub(kept, text)
