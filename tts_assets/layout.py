@@ -151,5 +151,9 @@ class DataLayout:
     def aligned_summary(self, voice: str) -> Path:
         return self.dataset_dir(voice) / "summary_aligned.json"
 
+    def aligned_dnsmos_png(self, voice: str) -> Path:
+        """The histogram of the scored clips' DNSMOS OVRL, by book, with the floor."""
+        return self.dataset_dir(voice) / "dnsmos_aligned.png"
+
     def models_dir(self, voice: str) -> Path:
         return self.root / "models" / voice

@@ -35,6 +35,7 @@ class Reason(str, Enum):
     CUT_INSIDE_WORD = "cut_inside_word"
     UNSPOKEN_TEXT = "unspoken_text"  # digits or symbols the normalizer could not spell out
     TEXT_MISMATCH = "text_mismatch"  # the audio says otherwise than the book's text there
+    LOW_QUALITY = "low_quality"  # DNSMOS OVRL below quality.min_dnsmos_ovrl
 
 
 class TextSource(str, Enum):

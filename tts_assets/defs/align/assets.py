@@ -3,12 +3,20 @@
 import dagster as dg
 
 from tts_assets.dataset.aligned import align_voice_dataset
+from tts_assets.quality.dnsmos_report import report_markdown
 from tts_assets.defs.ingest.assets import voice_dataset
 from tts_assets.defs.partitions import voice_partitions
 from tts_assets.defs.gpu import GPU, on_a_free_card
 from tts_assets.defs.failures import step_failure
 from tts_assets.defs.resources import TtsAssetsResource
 from tts_assets.errors import TtsAssetsError
+
+
+def dnsmos_metadata(dnsmos: dict | None, png) -> dict:
+    if dnsmos is None:  # quality.min_dnsmos_ovrl: null
+        return {}
+    return {"low_quality": dnsmos["low_quality"], "dnsmos_floor": dnsmos["floor"],
+            "dnsmos_report": dg.MetadataValue.md(report_markdown(dnsmos, png))}
 
 
 @dg.asset(
@@ -34,7 +42,8 @@ def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -
     return dg.MaterializeResult(
         metadata={
             "manifest": dg.MetadataValue.path(str(layout.aligned_manifest(voice))),
-            **{k: v for k, v in summary.items() if k not in ("voice", "rejections_by_reason")},
+            **{k: v for k, v in summary.items() if k not in ("voice", "rejections_by_reason", "dnsmos")},
             "rejections_by_reason": dg.MetadataValue.json(summary["rejections_by_reason"]),
+            **dnsmos_metadata(summary["dnsmos"], layout.aligned_dnsmos_png(voice)),
         }
     )
