@@ -29,6 +29,7 @@ from bench.degrade import degradations  # noqa: E402
 from bench.librivox import LIBRIVOX, LIBRIVOX_IDS  # noqa: E402
 from tts_assets.audio.decode import stream_pcm  # noqa: E402
 from tts_assets.quality.dnsmos import RATE, Dnsmos, windows  # noqa: E402
+from tts_assets.settings import DatasetSettings  # noqa: E402
 
 
 def librivox_clips() -> list[np.ndarray]:
@@ -94,9 +95,16 @@ def speed(work: Path) -> dict:
     timed("speechmos dnsmos.run, clip by clip (+ P.808)", lambda c: [speechmos_dnsmos.run(x, RATE) for x in c])
     # What rating the first window alone changes, on clips of every length the book has.
     book = book_clips(work)
-    gap = [abs(a.ovrl - b.ovrl) for a, b in zip(first.score(clips + book), every.score(clips + book))]
+    one, reference = list(first.score(clips + book)), list(every.score(clips + book))
+    gap = [abs(a.ovrl - b.ovrl) for a, b in zip(one, reference)]
     results["first_vs_every_window_ovrl"] = {"clips": len(gap), "mean_abs": round(float(np.mean(gap)), 3),
                                              "max_abs": round(float(np.max(gap)), 3)}
+    # Clean clips Emilia's floor (3.0) and ours would reject, by the reference's scores.
+    floor = DatasetSettings().quality.min_dnsmos_ovrl
+    for source, scored in [("LibriVox", reference[:len(clips)]), ("sample book", reference[len(clips):])]:
+        results[f"{source} clean below"] = {"3.0": sum(s.ovrl < 3.0 for s in scored), str(floor): sum(
+            s.ovrl < floor for s in scored), "of": len(scored)}
+        print(source, "clean below:", results[f"{source} clean below"], flush=True)
     print("first window vs every window, OVRL:", results["first_vs_every_window_ovrl"], flush=True)
     return results
 
@@ -108,8 +116,6 @@ def build(work: Path, repeats: int) -> dict:
     from tts_assets.dataset.sources import BookSource, register_book
     from tts_assets.defs.launch import build_book_and_dataset
     from tts_assets.layout import DataLayout
-    from tts_assets.settings import DatasetSettings
-
     book = sample_book(work, 2.7)
     root = work / "bench_quality"
     os.environ["DAGSTER_HOME"] = str(root / "dagster_home")

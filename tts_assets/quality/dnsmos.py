@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 RATE = 16000
 WINDOW = int(9.01 * RATE)  # the model's input length in samples (144160)
 HOP = RATE
-# Windows per session run: on 2 CPU cores 16 was as fast per window as 64 (bench/bench_quality.py)
-# while holding ~9 MB of input.
+# Windows per session run (~9 MB of input). On 2 CPU cores batching saves nothing (1, 4 and 16 a
+# run cost the same per window: the model is compute-bound); it spares the per-run overhead elsewhere.
 BATCH_WINDOWS = 16
 # Windows rated per clip. The reference rates up to 8 for a clip of 2-10 s (a clip under 9.01 s is
 # doubled until it is that long, then every 1 s hop counts), each a rotation of the same clip: the
