@@ -13,7 +13,7 @@ from tts_assets.dataset.sources import BookSource, register_book
 from tts_assets.defs.launch import build_book_and_dataset, run_voice_job
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
-from tts_assets.quality.dnsmos import Dnsmos, windows
+from tts_assets.quality.dnsmos import Dnsmos, score_rows, windows
 from tts_assets.settings import DatasetSettings
 
 from .conftest import LIBRIVOX, librivox_transcripts
@@ -94,9 +94,20 @@ def test_the_floor_rejects_the_degraded_copy_through_the_aligned_dataset(tmp_pat
     assert layout.aligned_dnsmos_png("v").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_no_floor_scores_nothing(tmp_path):
-    rows = [{"audio_file": "missing.wav", "book": "b", "text": "t"}]  # never read: nothing is scored
-    from tts_assets.quality.dnsmos import score_rows
-
+def test_a_rebuild_scores_only_the_clips_it_has_not_seen(tmp_path):
+    sf.write(tmp_path / "a.wav", clip("0890"), 16000)
+    rows = [{"audio_file": "a.wav"}]
+    cache = tmp_path / "dnsmos_cache.json"
+    assert score_rows(rows, tmp_path, 2.3, cache) == {}
+    first = rows[0]["quality_dnsmos_ovrl"]
+    assert 2.5 < first < 3.5
+    [digest] = json.loads(cache.read_text())
+    cache.write_text(json.dumps({digest: [1.0, 1.0, 1.0]}))  # what the cache says is what counts
+    assert score_rows(rows, tmp_path, 2.3, cache) == {0: "DNSMOS OVRL 1.00 < 2.3"}
+    sf.write(tmp_path / "a.wav", clip("0890") * 0.5, 16000)  # new bytes: scored again, the old entry dropped
+    assert score_rows(rows, tmp_path, 2.3, cache) == {}
+    assert rows[0]["quality_dnsmos_ovrl"] > 2.5 and digest not in json.loads(cache.read_text())
+    # No floor: nothing is read or scored, the columns are null.
+    rows = [{"audio_file": "missing.wav"}]
     assert score_rows(rows, tmp_path, None) == {}
     assert rows[0]["quality_dnsmos_ovrl"] is None and rows[0]["quality_dnsmos_sig"] is None

@@ -266,7 +266,7 @@ def align_voice_dataset(
 
     # DNSMOS of every kept clip, batched over the voice, before the rate statistics (noise spoils them).
     floor = settings.quality.min_dnsmos_ovrl
-    low = score_rows(kept, dataset_dir, floor)
+    low = score_rows(kept, dataset_dir, floor, layout.aligned_dnsmos_cache(voice))
     dnsmos = dnsmos_report(kept, floor, layout.aligned_dnsmos_png(voice))
     kept, originals = _drop(kept, originals, low, Reason.LOW_QUALITY, rejections, dataset_dir)
     outliers = _speaking_rate_outliers(kept, settings.quality.rate_iqr_k)
