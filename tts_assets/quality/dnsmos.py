@@ -154,8 +154,9 @@ def score_rows(rows: list[dict], folder: Path, floor: float | None, cache: Path 
     digests = [f"{hashlib.sha256(path.read_bytes()).hexdigest()}/{MAX_WINDOWS}" for path in paths]
     known = json.loads(cache.read_text()) if cache is not None and cache.is_file() else {}
     missing = sorted({d: p for d, p in zip(digests, paths) if d not in known}.items())
-    known.update({d: list(score.columns().values())
-                  for (d, _), score in zip(missing, score_files([p for _, p in missing]))})
+    if missing:  # else not even the session is loaded
+        known.update({d: list(score.columns().values())
+                      for (d, _), score in zip(missing, score_files([p for _, p in missing]))})
     log.info("DNSMOS: %d clips scored, %d from the cache", len(missing), len(rows) - len(missing))
     for row, digest in zip(rows, digests):
         row.update(zip(COLUMNS, known[digest]))
