@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 RATE = 16000
 WINDOW = int(9.01 * RATE)  # the model's input length in samples (144160)
 HOP = RATE
-# Windows per session run (~9 MB of input). On 2 CPU cores batching saves nothing (1, 4 and 16 a
-# run cost the same per window: the model is compute-bound); it spares the per-run overhead elsewhere.
-BATCH_WINDOWS = 16
+# Windows per session run. On 2 CPU cores batching saves nothing: the model is compute-bound, and
+# 1 or 4 windows a run cost the same per window, 8 or 16 10-20% more CPU (bench/bench_quality.py).
+BATCH_WINDOWS = 4
 # Windows rated per clip. The reference rates up to 8 for a clip of 2-10 s (a clip under 9.01 s is
 # doubled until it is that long, then every 1 s hop counts), each a rotation of the same clip: the
 # first already holds the whole clip, differs from their mean by 0.02 OVRL on average (0.05 at most
