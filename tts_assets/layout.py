@@ -170,5 +170,13 @@ class DataLayout:
         """The review page's decisions (reject, restore, correct), append-only; read by the aligned dataset."""
         return self.dataset_dir(voice) / "review_decisions.jsonl"
 
+    def aligned_dnsmos_png(self, voice: str) -> Path:
+        """The histogram of the scored clips' DNSMOS OVRL, by book, with the floor."""
+        return self.dataset_dir(voice) / "dnsmos_aligned.png"
+
+    def aligned_dnsmos_cache(self, voice: str) -> Path:
+        """The DNSMOS scores of the kept clips by content, so a rebuild scores only new clips."""
+        return self.dataset_dir(voice) / "dnsmos_cache.json"
+
     def models_dir(self, voice: str) -> Path:
         return self.root / "models" / voice

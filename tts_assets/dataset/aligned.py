@@ -25,6 +25,8 @@ from tts_assets.errors import UnreadableAudioError
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_files, write_jsonl, write_parquet
 from tts_assets.manifest.schema import Reason
+from tts_assets.quality.dnsmos import score_rows
+from tts_assets.quality.dnsmos_report import dnsmos_report
 from tts_assets.quality.measures import measure, normalize_loudness
 from tts_assets.settings import DatasetSettings
 from tts_assets.dataset.decisions import ReviewDecisions
@@ -168,6 +170,16 @@ def _speaking_rate_outliers(rows: list[dict], k: float) -> dict[int, str]:
     }
 
 
+def _drop(kept: list[dict], originals: list[dict], dropped: dict[int, str], reason: Reason, rejections: list[dict],
+          dataset_dir: Path) -> tuple[list[dict], list[dict]]:
+    """Kept rows (and their train_manifest rows) without the dropped ones, which become rejections."""
+    for index, detail in dropped.items():
+        rejections.append(_rejection(originals[index], reason, detail))
+        (dataset_dir / kept[index]["audio_file"]).unlink(missing_ok=True)
+    return ([r for i, r in enumerate(kept) if i not in dropped],
+            [r for i, r in enumerate(originals) if i not in dropped])
+
+
 def align_voice_dataset(
     layout: DataLayout, voice: str, settings: DatasetSettings, aligner: Aligner | AlignerChain | None = None
 ) -> dict:
@@ -247,12 +259,15 @@ def align_voice_dataset(
                 **{f"quality_{k}": v for k, v in measure(audio, rate).to_dict().items()},
             })
 
+    # DNSMOS of every kept clip, batched over the voice, before the rate statistics (noise spoils them).
+    floor = settings.quality.min_dnsmos_ovrl
+    low = score_rows(kept, dataset_dir, floor, layout.aligned_dnsmos_cache(voice))
+    low = {index: detail for index, detail in low.items() if not review.skips(originals[index], Reason.LOW_QUALITY)}
+    dnsmos = dnsmos_report(kept, floor, layout.aligned_dnsmos_png(voice))
+    kept, originals = _drop(kept, originals, low, Reason.LOW_QUALITY, rejections, dataset_dir)
     outliers = {index: detail for index, detail in _speaking_rate_outliers(kept, settings.quality.rate_iqr_k).items()
                 if not review.skips(originals[index], Reason.SPEAKING_RATE_OUTLIER)}
-    for index, detail in outliers.items():
-        rejections.append(_rejection(originals[index], Reason.SPEAKING_RATE_OUTLIER, detail))
-        (dataset_dir / kept[index]["audio_file"]).unlink(missing_ok=True)
-    kept = [r for i, r in enumerate(kept) if i not in outliers]
+    kept, originals = _drop(kept, originals, outliers, Reason.SPEAKING_RATE_OUTLIER, rejections, dataset_dir)
     for row in kept:
         row["split"] = split_of(row, settings.quality.val_fraction)
     kept.sort(key=lambda r: r["audio_file"])
@@ -276,6 +291,7 @@ def align_voice_dataset(
         "mean_align_score": round(float(np.mean([r["align_score"] for r in kept])), 4) if kept else 0.0,
         "rejections_by_reason": dict(Counter(r["reason"] for r in rejections).most_common()),
         "review_decisions_read": review.lines,  # the review page's later decisions are not applied yet
+        "dnsmos": dnsmos,
     }
     write_text_atomic(layout.aligned_summary(voice), json.dumps(summary, indent=2) + "\n")
     return summary

@@ -35,6 +35,7 @@ class Reason(str, Enum):
     CUT_INSIDE_WORD = "cut_inside_word"
     UNSPOKEN_TEXT = "unspoken_text"  # digits or symbols the normalizer could not spell out
     TEXT_MISMATCH = "text_mismatch"  # the audio says otherwise than the book's text there
+    LOW_QUALITY = "low_quality"  # DNSMOS OVRL below quality.min_dnsmos_ovrl
     REVIEW_REJECTED = "review_rejected"  # a listener rejected it on the review page
     # speaker purity and sound (judged per segment before merging; tts_assets/purity)
     OTHER_SPEAKER = "other_speaker"  # a voice other than the book's narrator

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from tts_assets.dataset.aligned import align_voice_dataset
+from tts_assets.quality.dnsmos_report import report_markdown
 from tts_assets.defs.ingest.assets import voice_dataset
 from tts_assets.defs.partitions import voice_partitions
 from tts_assets.defs.gpu import GPU, on_a_free_card
@@ -17,6 +18,13 @@ class AlignRunConfig(dg.Config):
     language: str | None = None
     aligner: str | None = None  # auto | pocketsphinx | whisperx | whisper
     align_model: str | None = None  # the Whisper aligner's model for aligner whisper, else the wav2vec2 one
+
+
+def dnsmos_metadata(dnsmos: dict | None, png) -> dict:
+    if dnsmos is None:  # quality.min_dnsmos_ovrl: null
+        return {}
+    return {"low_quality": dnsmos["low_quality"], "dnsmos_floor": dnsmos["floor"],
+            "dnsmos_report": dg.MetadataValue.md(report_markdown(dnsmos, png))}
 
 
 @dg.asset(
@@ -47,8 +55,9 @@ def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource,
         metadata={
             "manifest": dg.MetadataValue.path(str(layout.aligned_manifest(voice))),
             "review_page": dg.MetadataValue.url(settings.review.voice_url(voice)),  # `tts-assets review` serves it
-            **{k: v for k, v in summary.items() if k not in ("voice", "rejections_by_reason", "clips_by_aligner")},
+            **{k: v for k, v in summary.items() if k not in ("voice", "rejections_by_reason", "clips_by_aligner", "dnsmos")},
             "rejections_by_reason": dg.MetadataValue.json(summary["rejections_by_reason"]),
             "clips_by_aligner": dg.MetadataValue.json(summary["clips_by_aligner"]),
+            **dnsmos_metadata(summary["dnsmos"], layout.aligned_dnsmos_png(voice)),
         }
     )
