@@ -1,5 +1,6 @@
 """The nightly schedule asks for training only where the dataset changed since the last checkpoint."""
 
+import json
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -58,6 +59,24 @@ def test_only_changed_or_untrained_voices_are_requested(tmp_path):
         record_trained(run_dir(layout, "stale"), dataset_fingerprint(layout, "stale"), tmp_path / "c", 10)
         record_trained(run_dir(layout, "new"), dataset_fingerprint(layout, "new"), tmp_path / "c", 3)
         assert isinstance(evaluate(instance, tmp_path), dg.SkipReason)
+
+
+def test_the_fingerprint_follows_what_training_reads(tmp_path):
+    """A rebuilt book whose clips and texts are the same, but whose speaker similarity moved (another
+    book refined the voice's estimate), is not new data; a changed text or cut is."""
+    layout = DataLayout(tmp_path)
+    path = layout.aligned_manifest("v")
+    path.parent.mkdir(parents=True)
+    row = {"audio_file": "wavs_aligned/b/c.wav", "text": "Hello there.", "duration": 2.5, "start": 1.0,
+           "end": 3.5, "split": "train", "align_score": 0.61, "speaker_similarity": 0.8997,
+           "quality_dnsmos_ovrl": 3.1}
+    path.write_text(json.dumps(row) + "\n")
+    trained = dataset_fingerprint(layout, "v")
+    path.write_text(json.dumps({**row, "speaker_similarity": 0.9012, "quality_dnsmos_ovrl": 3.2}) + "\n")
+    assert dataset_fingerprint(layout, "v") == trained
+    for changed in ({"text": "Hello, there."}, {"end": 3.6, "duration": 2.6}, {"split": "val"}):
+        path.write_text(json.dumps({**row, **changed}) + "\n")
+        assert dataset_fingerprint(layout, "v") != trained, changed
 
 
 def test_training_jobs_have_a_runtime_limit_and_a_retry():

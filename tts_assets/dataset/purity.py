@@ -86,6 +86,14 @@ def _save(path: Path, sounds: list[SegmentSound], model: str, stamp: str) -> Non
                      model=np.array(model), source=np.array(stamp))
 
 
+def _as_cached(sound: SegmentSound) -> SegmentSound:
+    """The sound at the precision the cache keeps, so a book judges the same measured or read back."""
+    if sound.partials is not None:
+        sound.partials = sound.partials.astype(np.float16).astype(np.float32)
+    sound.speech_share, sound.music_share = float(np.float32(sound.speech_share)), float(np.float32(sound.music_share))
+    return sound
+
+
 def _load(path: Path) -> tuple[list[SegmentSound], str, str] | None:
     if not path.is_file():
         return None
@@ -110,7 +118,7 @@ def _book_sounds(layout: DataLayout, voice: str, book: str, audio: Path, segment
             return [by_id[s.id] for s in sorted(segments, key=lambda s: s.start)], {"cached": True}
     embedder = _embedder(settings)
     cost, started = MeasureCost(), time.perf_counter()
-    sounds = measure_segments(audio, segments, embedder, cost)
+    sounds = [_as_cached(s) for s in measure_segments(audio, segments, embedder, cost)]
     _save(path, sounds, _measured_by(settings), stamp)
     seconds = time.perf_counter() - started
     log.info("%s/%s: %d segments measured in %.1f s (%.0fx real time; embedding %.1f s)", voice, book,

@@ -1,7 +1,10 @@
 """Which voices' models are out of date: a model records the dataset it was trained on.
 
-The fingerprint is a hash of the voice's aligned manifest (`train_aligned.jsonl`), which changes
-whenever a clip, its text or its split changes.
+The fingerprint is a hash of what the trainers read from the voice's aligned manifest
+(`train_aligned.jsonl`): each clip's audio (its file and cut), text, split and alignment score (Qwen3
+picks its reference clip by it). Columns only reports and the review page read (speaker similarity,
+DNSMOS) are left out: they move when another book refines the voice's estimate, and a rebuilt,
+unchanged book must not retrain the voice.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from pathlib import Path
 
 from tts_assets.atomic import write_text_atomic
 from tts_assets.layout import DataLayout
+from tts_assets.manifest.io import read_jsonl
 
 RECORD = "trained_on.json"
+TRAINED_FIELDS = ("audio_file", "source", "start", "end", "duration", "sample_rate", "text", "split", "align_score")
 
 
 def dataset_fingerprint(layout: DataLayout, voice: str) -> str | None:
@@ -21,9 +26,8 @@ def dataset_fingerprint(layout: DataLayout, voice: str) -> str | None:
     if not manifest.is_file():
         return None
     digest = hashlib.sha256()
-    with open(manifest, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for row in read_jsonl(manifest):  # streamed: one row at a time
+        digest.update(json.dumps([row.get(field) for field in TRAINED_FIELDS], ensure_ascii=False).encode() + b"\n")
     return digest.hexdigest()[:16]
 
 
