@@ -343,7 +343,9 @@ def test_unchanged_data_is_not_retrained_and_new_data_trains_on(layout, tiny_qwe
     again = train_voice(layout, VOICE, settings)
     assert again.step == first.step and again.train_losses == []  # finished run, same data: nothing to do
     manifest = layout.aligned_manifest(VOICE)
-    manifest.write_text(manifest.read_text() + "\n")  # the dataset changed
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    rows[0]["text"] += " Again."  # the dataset changed: a corrected text
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
     more = train_voice(layout, VOICE, settings)
     assert more.resumed_from_step is None and more.step == 2 * first.step
     from tts_assets.models.trained_on import needs_training

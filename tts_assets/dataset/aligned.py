@@ -261,7 +261,7 @@ def align_voice_dataset(
 
     # DNSMOS of every kept clip, batched over the voice, before the rate statistics (noise spoils them).
     floor = settings.quality.min_dnsmos_ovrl
-    low = score_rows(kept, dataset_dir, floor, layout.aligned_dnsmos_cache(voice))
+    low = score_rows(kept, dataset_dir, floor, layout.aligned_dnsmos_cache(voice), settings.quality.dnsmos_below_median)
     low = {index: detail for index, detail in low.items() if not review.skips(originals[index], Reason.LOW_QUALITY)}
     dnsmos = dnsmos_report(kept, floor, layout.aligned_dnsmos_png(voice))
     kept, originals = _drop(kept, originals, low, Reason.LOW_QUALITY, rejections, dataset_dir)

@@ -139,9 +139,13 @@ def score_files(paths: list[Path], scorer: Dnsmos | None = None) -> list[DnsmosS
     return list(scorer.score(clips()))
 
 
-def score_rows(rows: list[dict], folder: Path, floor: float | None, cache: Path | None = None) -> dict[int, str]:
+def score_rows(rows: list[dict], folder: Path, floor: float | None, cache: Path | None = None,
+               below_median: float | None = None) -> dict[int, str]:
     """Add the `quality_dnsmos_*` columns to rows (their `audio_file` relative to `folder`); the rows
-    under the OVRL floor, with the detail. With no floor nothing is scored (the columns stay null).
+    under the OVRL floor, or more than `below_median` under the median of these rows (the voice's
+    own quality: a noisy session of a clean voice, while a voice whose every clip scores low, such
+    as a formant synthesizer cut tightly, keeps its clips), with the detail. With no floor nothing
+    is scored (the columns stay null).
 
     `cache` (JSON, the clip files' SHA-256 -> scores) spares the model the clips an earlier build
     scored: a voice's aligned dataset is rebuilt whole whenever one of its books changes, and its
@@ -162,5 +166,10 @@ def score_rows(rows: list[dict], folder: Path, floor: float | None, cache: Path 
         row.update(zip(COLUMNS, known[digest]))
     if cache is not None:
         write_text_atomic(cache, json.dumps({d: known[d] for d in digests}) + "\n")
-    return {i: f"DNSMOS OVRL {row['quality_dnsmos_ovrl']:.2f} < {floor}"
-            for i, row in enumerate(rows) if row["quality_dnsmos_ovrl"] < floor}
+    low = {i: f"DNSMOS OVRL {row['quality_dnsmos_ovrl']:.2f} < {floor}"
+           for i, row in enumerate(rows) if row["quality_dnsmos_ovrl"] < floor}
+    if below_median is not None and rows:
+        median = float(np.median([row["quality_dnsmos_ovrl"] for row in rows]))
+        low |= {i: f"DNSMOS OVRL {row['quality_dnsmos_ovrl']:.2f} < the voice's median {median:.2f} - {below_median}"
+                for i, row in enumerate(rows) if i not in low and row["quality_dnsmos_ovrl"] < median - below_median}
+    return low

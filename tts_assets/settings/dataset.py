@@ -140,9 +140,11 @@ class QualitySettings(StrictSettings):
     # this probability is rejected (uncertain_transcript); 0 turns it off.
     min_word_probability: float = Field(0.1, ge=0, lt=1)
     max_verify_wer: float = Field(0.2, ge=0)  # asr.verify_model's word error rate against the transcript
-    # DNSMOS P.835 OVRL below which a kept clip is rejected (low_quality); None: not scored at all.
-    # Clean speech scored 2.5-3.4 (LibriVox, Piper), 10 dB noise or reverb under 2.2 (README).
-    min_dnsmos_ovrl: float | None = Field(2.3, ge=0, le=5)
+    # DNSMOS P.835 OVRL (low_quality): below the floor, or this far below the voice's median (its
+    # own noisy sessions; a voice that scores low throughout keeps its clips); None: not scored /
+    # no relative rule.
+    min_dnsmos_ovrl: float | None = Field(2.0, ge=0, le=5)
+    dnsmos_below_median: float | None = Field(0.8, gt=0)
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> "QualitySettings":
