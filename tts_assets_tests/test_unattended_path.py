@@ -30,7 +30,7 @@ from .test_ui import BIN, REPO, free_port, location_loaded, stop
 from .voice_fixtures import make_audible
 
 VOICE_FOLDER, VOICE = "Jane Doe", "jane_doe"
-STAGE_TIMEOUT_S = 420
+STAGE_TIMEOUT_S = 600
 
 
 def _book(path: Path, clip_ids: list[str]) -> Path:
