@@ -93,6 +93,7 @@ def test_the_floor_rejects_the_degraded_copy_through_the_aligned_dataset(tmp_pat
     assert metadata["low_quality"].value == 1
     report = metadata["dnsmos_report"].value
     assert "2 clips scored, 1 below the floor 2.9" in report and "data:image/png;base64," in report
+    assert report.count("[listen](http://127.0.0.1:8100/voices/v?q=") == 2  # each clip heard on the review page
     assert layout.aligned_dnsmos_png("v").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

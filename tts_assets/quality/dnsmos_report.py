@@ -66,13 +66,15 @@ def dnsmos_report(rows: list[dict], floor: float | None, png: Path) -> dict | No
     }
 
 
-def report_markdown(dnsmos: dict, png: Path) -> str:
-    """The picture and the clips nearest the floor, for the Dagster UI."""
+def report_markdown(dnsmos: dict, png: Path, listen=None) -> str:
+    """The picture and the clips nearest the floor, for the Dagster UI; `listen(text)`: a link to
+    hear the clip (the review page)."""
     lines = [f"**DNSMOS OVRL**: {dnsmos['scored']} clips scored, {dnsmos['low_quality']} below the floor "
              f"{dnsmos['floor']} (rejected, low_quality)."]
     if png.is_file():
         lines.append(png_markdown(png.read_bytes(), "DNSMOS OVRL histogram by book"))
     if dnsmos["nearest_floor"]:
         lines += ["Clips nearest the floor:",
-                  rows_markdown(dnsmos["nearest_floor"], ["ovrl", "sig", "bak", "kept", "book", "audio_file", "text"])]
+                  rows_markdown([{**row, "listen": listen(row["text"]) if listen else ""} for row in dnsmos["nearest_floor"]],
+                                ["ovrl", "sig", "bak", "kept", "book", "audio_file", "text", "listen"])]
     return "\n\n".join(lines)

@@ -20,3 +20,9 @@ class ReviewSettings(StrictSettings):
 
         base = (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
         return f"{base}/voices/{quote(voice)}"
+
+    def listen_link(self, voice: str, text: str) -> str:
+        """A markdown link to the voice's page searched for `text` (its clip, kept or rejected)."""
+        from urllib.parse import urlencode
+
+        return f"[listen]({self.voice_url(voice)}?{urlencode({'q': ' '.join(text.split())[:80]})})"

@@ -20,11 +20,11 @@ class AlignRunConfig(dg.Config):
     align_model: str | None = None  # the Whisper aligner's model for aligner whisper, else the wav2vec2 one
 
 
-def dnsmos_metadata(dnsmos: dict | None, png) -> dict:
+def dnsmos_metadata(dnsmos: dict | None, png, listen) -> dict:
     if dnsmos is None:  # quality.min_dnsmos_ovrl: null
         return {}
     return {"low_quality": dnsmos["low_quality"], "dnsmos_floor": dnsmos["floor"],
-            "dnsmos_report": dg.MetadataValue.md(report_markdown(dnsmos, png))}
+            "dnsmos_report": dg.MetadataValue.md(report_markdown(dnsmos, png, listen))}
 
 
 @dg.asset(
@@ -58,6 +58,7 @@ def aligned_dataset(context: dg.AssetExecutionContext, tts: TtsAssetsResource,
             **{k: v for k, v in summary.items() if k not in ("voice", "rejections_by_reason", "clips_by_aligner", "dnsmos")},
             "rejections_by_reason": dg.MetadataValue.json(summary["rejections_by_reason"]),
             "clips_by_aligner": dg.MetadataValue.json(summary["clips_by_aligner"]),
-            **dnsmos_metadata(summary["dnsmos"], layout.aligned_dnsmos_png(voice)),
+            **dnsmos_metadata(summary["dnsmos"], layout.aligned_dnsmos_png(voice),
+                              lambda text: settings.review.listen_link(voice, text)),
         }
     )

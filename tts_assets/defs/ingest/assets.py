@@ -117,7 +117,8 @@ def located_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) 
 def merged_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -> dg.MaterializeResult:
     """Clip spans: long segments split at pauses, short neighbours merged, cut points padded."""
     voice, book = voice_and_book(context)
-    result = book_stages.plan_book(tts.layout(), voice, book, tts.settings(voice).dataset)
+    settings = tts.settings(voice)
+    result = book_stages.plan_book(tts.layout(), voice, book, settings.dataset)
     metadata = {
         "spans": result["spans"],
         "rejected_segments": result["rejected_segments"],
@@ -128,12 +129,14 @@ def merged_segments(context: dg.AssetExecutionContext, tts: TtsAssetsResource) -
         if speaker["warning"]:
             context.log.warning(f"{book}: {speaker['warning']}")
         histogram = tts.layout().speaker_histogram(voice, book)
+        nearest = [{**row, "listen": settings.review.listen_link(voice, row["text"])}
+                   for row in speaker["nearest_threshold"]]
         metadata.update({
             **{f"segments_{reason}": count for reason, count in speaker["rejected"].items()},
             "speaker_voice_share": speaker["voice_share"],
-            "speaker_similarity": dg.MetadataValue.md(png_markdown(histogram.read_bytes(), "speaker similarity")
-                                                      + "\n\n" + rows_markdown(speaker["nearest_threshold"],
-                                                      ["segment_id", "start", "similarity", "kept", "text"])),
+            "speaker_similarity": dg.MetadataValue.md(
+                png_markdown(histogram.read_bytes(), "speaker similarity") + "\n\n"
+                + rows_markdown(nearest, ["segment_id", "start", "similarity", "kept", "text", "listen"])),
         })
     return dg.MaterializeResult(metadata=metadata)
 
