@@ -34,7 +34,7 @@ import soundfile as sf  # noqa: E402
 import soxr  # noqa: E402
 
 from bench._common import RESULTS, read_jsonl, sample_book  # noqa: E402
-from bench.librivox import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts  # noqa: E402
+from bench.librivox import joined_with_gaps  # noqa: E402
 from tts_assets.aligners.base import AlignmentError, clip_score  # noqa: E402
 from tts_assets.audio.decode import stream_pcm  # noqa: E402
 from tts_assets.settings import AlignSettings, QualitySettings  # noqa: E402
@@ -86,18 +86,8 @@ def espeak(text: str, voice: str) -> np.ndarray:
 
 
 def librivox_joined() -> tuple[np.ndarray, list[list[str]], list[tuple[float, float]]]:
-    texts = librivox_transcripts()
-    parts, words, pauses, position = [], [], [], 0
-    for i, clip_id in enumerate(LIBRIVOX_IDS):
-        audio, _ = sf.read(LIBRIVOX / f"sense_and_sensibility_01_austen_64kb-{clip_id}.wav", dtype="float32")
-        parts.append(audio)
-        words.append(texts[clip_id].split())
-        position += len(audio)
-        if i < len(LIBRIVOX_GAPS_S):
-            pauses.append((position / RATE, position / RATE + LIBRIVOX_GAPS_S[i]))
-            parts.append(np.zeros(int(LIBRIVOX_GAPS_S[i] * RATE), dtype=np.float32))
-            position += int(LIBRIVOX_GAPS_S[i] * RATE)
-    return np.concatenate(parts), words, pauses
+    audio, words, joins = joined_with_gaps(LIBRIVOX_GAPS_S)
+    return audio, words, [(at, at + gap) for at, gap in joins]
 
 
 def stats(values: list[float]) -> dict:

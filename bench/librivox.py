@@ -21,6 +21,26 @@ def librivox_transcripts() -> dict[str, str]:
     return transcripts
 
 
+def joined_with_gaps(gaps_s: list[float]):
+    """The five clips (16 kHz) joined with the given silences between them: the audio, each clip's
+    words, and each join as (time, gap seconds)."""
+    import numpy as np
+    import soundfile as sf
+
+    texts = librivox_transcripts()
+    parts, joins, words, position = [], [], [], 0
+    for i, clip_id in enumerate(LIBRIVOX_IDS):
+        audio, rate = sf.read(LIBRIVOX / f"sense_and_sensibility_01_austen_64kb-{clip_id}.wav", dtype="float32")
+        parts.append(audio)
+        words.append(texts[clip_id].split())
+        position += len(audio)
+        if i < len(gaps_s):
+            joins.append((position / rate, gaps_s[i]))
+            parts.append(np.zeros(int(gaps_s[i] * rate), dtype=np.float32))
+            position += int(gaps_s[i] * rate)
+    return np.concatenate(parts), words, joins
+
+
 def build_aligned_voice(root: Path, voice: str = "reader") -> Path:
     """A data root holding a real aligned dataset: the five LibriVox clips, 30% validation."""
     import os

@@ -1,14 +1,14 @@
 """Forced alignment on real speech: pocketsphinx and Whisper accuracy, WhisperX wiring offline."""
 
-import numpy as np
 import pytest
 import soundfile as sf
 
+from bench.librivox import joined_with_gaps
 from tts_assets.aligners.base import AlignmentError, clip_score
 from tts_assets.aligners.pocketsphinx_backend import PocketsphinxAligner
 from tts_assets.text.normalize import normalize_text, spoken_words
 
-from .conftest import LIBRIVOX, LIBRIVOX_IDS, librivox_transcripts
+from .conftest import LIBRIVOX, librivox_transcripts
 
 GAPS_S = [0.3, 0.8, 0.5, 1.2]
 
@@ -16,18 +16,7 @@ GAPS_S = [0.3, 0.8, 0.5, 1.2]
 @pytest.fixture(scope="module")
 def joined_with_known_gaps():
     """The five LibriVox clips joined with different gaps; returns audio, words per clip, joins."""
-    texts = librivox_transcripts()
-    parts, joins, words, position = [], [], [], 0
-    for i, clip_id in enumerate(LIBRIVOX_IDS):
-        audio, rate = sf.read(LIBRIVOX / f"sense_and_sensibility_01_austen_64kb-{clip_id}.wav", dtype="float32")
-        parts.append(audio)
-        words.append(texts[clip_id].split())
-        position += len(audio)
-        if i < len(GAPS_S):
-            joins.append((position / rate, GAPS_S[i]))
-            parts.append(np.zeros(int(GAPS_S[i] * rate), dtype=np.float32))
-            position += int(GAPS_S[i] * rate)
-    return np.concatenate(parts), words, joins
+    return joined_with_gaps(GAPS_S)
 
 
 def test_pocketsphinx_finds_every_known_cut_within_50_ms(joined_with_known_gaps):
