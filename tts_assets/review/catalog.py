@@ -22,8 +22,8 @@ import soundfile as sf
 from tts_assets.dataset.decisions import RESTORABLE, clip_id, latest_by_clip, read_decisions
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.schema import Reason
-from tts_assets.qwen3.paths import run_dir as qwen3_run_dir
-from tts_assets.xtts.paths import xtts_models_dir
+from tts_assets.qwen3.paths import samples_dir as qwen3_samples_dir
+from tts_assets.xtts.paths import samples_dir as xtts_samples_dir
 
 # Sort keys offered first, when the dataset has them (others join as they appear in the rows).
 PREFERRED_SORTS = ("align_score", "quality_dnsmos_ovrl", "speaker_similarity", "seconds_per_char", "duration")
@@ -196,8 +196,9 @@ class Catalogs:
     def samples(self, voice: str) -> dict[str, Path]:
         """Checkpoint samples of the voice (Qwen3 and XTTS), by their path under the voice's models folder."""
         models = self.layout.models_dir(voice)
-        found = sorted((qwen3_run_dir(self.layout, voice) / "samples").glob("*/*.wav"))
-        found += sorted(xtts_models_dir(self.layout, voice).glob("*/samples/*/*.wav"))
+        # The engines' own sample folders, with wildcards for the checkpoint (and XTTS's run and step).
+        folders = (qwen3_samples_dir(self.layout, voice, "*"), xtts_samples_dir(self.layout, voice, "*", "*"))
+        found = [path for folder in folders for path in sorted(models.glob(f"{folder.relative_to(models)}/*.wav"))]
         return {path.relative_to(models).as_posix(): path for path in found}
 
 
