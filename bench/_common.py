@@ -79,7 +79,8 @@ sys.exit(rc)
 
 
 def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path | None = None) -> dict:
-    """Run `cmd`, returning wall seconds and the child's peak RSS (MB); stdout+stderr go to `log`.
+    """Run `cmd`, returning wall seconds, the child's peak RSS (MB) and, with `/usr/bin/time`, its
+    CPU seconds (user + system, its own waited-for processes included); stdout+stderr go to `log`.
 
     Peak RSS comes from `/usr/bin/time -v` when present, else from getrusage(RUSAGE_CHILDREN)
     in a fresh Python wrapper process (so earlier children of this script do not count).
@@ -101,12 +102,15 @@ def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path | None = None) 
     if gnu_time.exists():
         match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
         peak_kb = int(match.group(1)) if match else None
+        cpu = [float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text)]
     else:
         peak_kb = json.loads(text)["peak_kb"] if text else None
+        cpu = []
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-30:])
         raise SystemExit(f"command failed (rc {proc.returncode}): {' '.join(cmd)}\n{tail}")
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak_kb / 1024, 1) if peak_kb else None}
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak_kb / 1024, 1) if peak_kb else None,
+            "cpu_s": round(sum(cpu), 2) if len(cpu) == 2 else None}
 
 
 def normalize(text: str) -> str:

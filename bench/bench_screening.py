@@ -45,6 +45,7 @@ def build(book: Path, model: str, variant: str, work: Path, logs: Path) -> dict:
         summary = json.loads((root / "data" / "datasets" / VOICE / "summary_aligned.json").read_text())
         return {"variant": variant, "ingest_s": ingest["wall_s"], "align_s": align["wall_s"],
                 "total_s": round(ingest["wall_s"] + align["wall_s"], 2),
+                "cpu_s": round(ingest["cpu_s"] + align["cpu_s"], 2) if ingest["cpu_s"] is not None else None,
                 "peak_rss_mb": max(ingest["peak_rss_mb"] or 0, align["peak_rss_mb"] or 0),
                 "clips_kept": summary["clips_kept"], "hours_kept": summary["hours_kept"],
                 "rejections": summary["rejections_by_reason"]}
@@ -78,9 +79,10 @@ def main() -> None:
         results.append({"asr_model": name, "book_minutes": round(book.duration / 60, 2), "runs": runs,
                         "ratio": round(best["screened"]["total_s"] / best["plain"]["total_s"], 3)})
         print(markdown_table(
-            ["ASR", "build", "ingest s", "align s", "total s", "× plain", "clips kept", "peak RSS MB"],
+            ["ASR", "build", "ingest s", "align s", "total s", "× plain", "CPU s", "clips kept", "peak RSS MB"],
             [[name, v, best[v]["ingest_s"], best[v]["align_s"], best[v]["total_s"],
-              best[v]["total_s"] / best["plain"]["total_s"], best[v]["clips_kept"], best[v]["peak_rss_mb"]]
+              best[v]["total_s"] / best["plain"]["total_s"], best[v]["cpu_s"], best[v]["clips_kept"],
+              best[v]["peak_rss_mb"]]
              for v in ("plain", "screened")]), flush=True)
     write_results(args.out, {"environment": environment(), "results": results})
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tts_assets.dataset.aligned import _speaking_rate_outliers, _trimmed_rejection, split_of
+from tts_assets.dataset.aligned import _speaking_rate_outliers, split_of
+from tts_assets.dataset.finishing import trimmed_rejection
 from tts_assets.aligners.base import AlignedWord
 from tts_assets.defs.launch import build_book_and_dataset, run_voice_job
 from tts_assets.layout import DataLayout
@@ -160,9 +161,9 @@ def test_length_mismatch_and_cut_inside_word():
     t = np.arange(3 * rate) / rate
     audio = (0.3 * np.sin(2 * np.pi * 200 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
     words = [AlignedWord("a", 0.1, 2.9, 0.5)]
-    reason, detail = _trimmed_rejection(words, audio, rate, settings, chars=200)
+    reason, detail = trimmed_rejection(words, audio, rate, settings, chars=200)
     assert reason is Reason.LENGTH_MISMATCH and "characters/s" in detail
-    reason, _ = _trimmed_rejection([AlignedWord("a", 0.1, 3.5, 0.5)], audio, rate, settings, chars=40)
+    reason, _ = trimmed_rejection([AlignedWord("a", 0.1, 3.5, 0.5)], audio, rate, settings, chars=40)
     assert reason is Reason.CUT_INSIDE_WORD
 
 
@@ -267,3 +268,30 @@ def test_the_audio_chooses_how_a_written_number_is_read(said, written, tmp_path)
     assert not isinstance(aligned, dict), aligned
     assert spoken_words(aligned.text) == spoken_words(said)
     assert aligned.readings > 1
+
+
+def test_the_finishing_gets_each_sources_cuts_in_the_order_of_their_starts(tmp_path):
+    """Rows come by start; a cut may start up to the padding before its row, so before the cut of
+    the row ahead of it: each candidate goes as soon as no later row can start a cut before it."""
+    from tts_assets.audio.cut import CutRequest
+    from tts_assets.dataset.finishing import Candidate, in_start_order
+
+    def candidate(row_start: float, cut_start: float) -> Candidate:
+        return Candidate({"start": row_start}, "", [], 0.9, CutRequest(cut_start, cut_start + 2, tmp_path / "c.wav"),
+                         1, "pocketsphinx", "")
+
+    rows = [candidate(0.0, 1.8), candidate(2.0, 1.9), candidate(4.0, 4.1), candidate(6.0, 5.9)]
+    released = []
+
+    def arriving():
+        for c in rows:
+            yield c
+            released.append(len(ordered))
+
+    ordered = []
+    for c in in_start_order(arriving(), pad_s=0.2):
+        ordered.append(c)
+    assert [c.request.start for c in ordered] == [1.8, 1.9, 4.1, 5.9]
+    # Each cut went once the next row had come (asked for the row after row k, k cuts had gone):
+    # the 1.8 s cut waited for the row at 2.0 s, whose cut (1.9 s) could have started before it.
+    assert released == [0, 1, 2, 3]

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from tts_assets.atomic import atomic_path
-from tts_assets.audio.cut import CutRequest, cut_clips, quiet_position
+from tts_assets.audio.cut import CutRequest, cut_clips, cut_in_order, quiet_position
 from tts_assets.audio.decode import stream_pcm
 from tts_assets.audio.probe import probe
 from tts_assets.errors import UnreadableAudioError
@@ -43,6 +43,29 @@ def test_cut_clips_matches_slices_of_a_full_decode(librivox_book, tmp_path):
         expected = full[round(result.start * 24000) : round(result.end * 24000)]
         assert len(clip) == len(expected) == result.samples
         assert np.abs(clip - expected).max() < 1e-3  # 16-bit quantisation only
+
+
+def test_cut_in_order_takes_each_request_when_the_clip_before_it_is_written(librivox_book, tmp_path):
+    """The aligned stage decides the clips while the decode goes on: each request is read only
+    after the clip before it is written, and the clips are those `cut_clips` writes."""
+    spans = [(0.5, 3.25), (3.0, 6.0), (10.0, 12.5)]
+    events = []
+
+    def requests():
+        for i, (a, b) in enumerate(spans):
+            events.append(f"asked {i}")
+            yield CutRequest(a, b, tmp_path / f"lazy{i}.wav")
+
+    for i, result in enumerate(cut_in_order(librivox_book.audio, requests(), chunk_seconds=1.0)):
+        events.append(f"written {i}")
+        assert result.request.out_path.is_file()
+    assert events == ["asked 0", "written 0", "asked 1", "written 1", "asked 2", "written 2"]
+    whole = cut_clips(librivox_book.audio, [CutRequest(a, b, tmp_path / f"all{i}.wav") for i, (a, b) in enumerate(spans)])
+    for i, result in enumerate(whole):
+        assert np.array_equal(sf.read(tmp_path / f"lazy{i}.wav")[0], sf.read(result.request.out_path)[0])
+    late_first = iter([CutRequest(5.0, 6.0, tmp_path / "b.wav"), CutRequest(1.0, 2.0, tmp_path / "a.wav")])
+    with pytest.raises(ValueError, match="out of order"):
+        list(cut_in_order(librivox_book.audio, late_first))
 
 
 def test_a_cut_in_speech_moves_into_the_nearest_pause_and_one_in_a_pause_stays():

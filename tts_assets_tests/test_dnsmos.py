@@ -13,7 +13,7 @@ from tts_assets.dataset.sources import BookSource, register_book
 from tts_assets.defs.launch import build_book_and_dataset, run_voice_job
 from tts_assets.layout import DataLayout
 from tts_assets.manifest.io import read_jsonl
-from tts_assets.quality.dnsmos import Dnsmos, score_rows, windows
+from tts_assets.quality.dnsmos import ClipScorer, Dnsmos, DnsmosScore, low_quality, windows
 from tts_assets.settings import DatasetSettings
 
 from .conftest import LIBRIVOX, librivox_transcripts
@@ -99,18 +99,26 @@ def test_the_floor_rejects_the_degraded_copy_through_the_aligned_dataset(tmp_pat
 
 def test_a_rebuild_scores_only_the_clips_it_has_not_seen(tmp_path):
     sf.write(tmp_path / "a.wav", clip("0890"), 16000)
-    rows = [{"audio_file": "a.wav"}]
     cache = tmp_path / "dnsmos_cache.json"
-    assert score_rows(rows, tmp_path, 2.3, cache) == {}
-    first = rows[0]["quality_dnsmos_ovrl"]
-    assert 2.5 < first < 3.5
+
+    def scored() -> tuple[DnsmosScore, bool]:
+        with ClipScorer(cache) as scorer:
+            scorer.add("a.wav", tmp_path / "a.wav")
+            return scorer.scores()["a.wav"], scorer.model is not None
+
+    first, ran = scored()
+    assert ran and 2.5 < first.ovrl < 3.5
     [digest] = json.loads(cache.read_text())
     cache.write_text(json.dumps({digest: [1.0, 1.0, 1.0]}))  # what the cache says is what counts
-    assert score_rows(rows, tmp_path, 2.3, cache) == {0: "DNSMOS OVRL 1.00 < 2.3"}
+    assert scored() == (DnsmosScore(1.0, 1.0, 1.0), False)  # not even the session is loaded
     sf.write(tmp_path / "a.wav", clip("0890") * 0.5, 16000)  # new bytes: scored again, the old entry dropped
-    assert score_rows(rows, tmp_path, 2.3, cache) == {}
-    assert rows[0]["quality_dnsmos_ovrl"] > 2.5 and digest not in json.loads(cache.read_text())
-    # No floor: nothing is read or scored, the columns are null.
-    rows = [{"audio_file": "missing.wav"}]
-    assert score_rows(rows, tmp_path, None) == {}
-    assert rows[0]["quality_dnsmos_ovrl"] is None and rows[0]["quality_dnsmos_sig"] is None
+    again, ran = scored()
+    assert ran and again.ovrl > 2.5 and digest not in json.loads(cache.read_text())
+
+
+def test_low_quality_is_judged_against_the_floor_and_the_voices_median():
+    rows = [{"quality_dnsmos_ovrl": v} for v in (3.1, 3.0, 2.9, 2.05, 1.9)]
+    assert low_quality(rows, 2.0, 0.8) == {3: "DNSMOS OVRL 2.05 < the voice's median 2.90 - 0.8",
+                                          4: "DNSMOS OVRL 1.90 < 2.0"}
+    assert low_quality(rows, 2.0) == {4: "DNSMOS OVRL 1.90 < 2.0"}
+    assert low_quality(rows[:1], 3.2, 0.8) == {0: "DNSMOS OVRL 3.10 < 3.2"}

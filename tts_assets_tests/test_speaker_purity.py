@@ -78,6 +78,31 @@ def test_other_voice_and_music_stay_out_of_the_clips(built):
     assert len(accepted) + len(rejected) == summaries[mixed]["segments_total"]
 
 
+def test_the_asr_decode_is_measured_as_a_decode_of_its_own_would_be(built):
+    """The Whisper-transcribed book was measured from the ASR's audio in another process while it
+    transcribed; the book with given segments from a decode of its own. Measured again from a
+    decode, the ASR's segments sound the same."""
+    from tts_assets.dataset.purity import _as_cached, _load
+    from tts_assets.evaluate.speaker import load_embedder
+    from tts_assets.purity.measure import measure_segments
+    from tts_assets.segments.model import Segment
+
+    layout, settings, book, mixed, other, plans, _ = built
+    assert plans[mixed]["speaker"]["measured"]["where"] == "while transcribed"
+    assert plans[other]["speaker"]["measured"] == {**plans[other]["speaker"]["measured"], "cached": False,
+                                                  "where": "from a decode"}
+    segments = [Segment.from_dict(r) for r in read_jsonl(layout.transcript_file(VOICE, mixed))]
+    cached = _load(layout.speaker_sounds(VOICE, mixed)).sounds
+    again = [_as_cached(s) for s in measure_segments(book.audio, segments, load_embedder(settings.speaker.model))]
+    assert [s.segment_id for s in cached] == [s.segment_id for s in again] and len(again) == len(segments)
+    for one, other_sound in zip(cached, again):
+        assert (one.speech_share, one.music_share, one.damaged) == (other_sound.speech_share, other_sound.music_share,
+                                                                    other_sound.damaged)
+        assert (one.partials is None) == (other_sound.partials is None)
+        if one.partials is not None:
+            np.testing.assert_allclose(one.partials, other_sound.partials, atol=2e-3)
+
+
 def test_a_book_read_by_another_voice_is_reported(built):
     layout, _, _, _, other, _, summaries = built
     summary = summaries[other]
@@ -96,7 +121,7 @@ def test_thresholds_come_from_the_settings_and_rejudge_without_decoding(built):
     layout, settings, book, mixed, _, _, _ = built
     lenient = settings.model_copy(update={"speaker": SpeakerSettings(min_similarity=0.3, max_music_share=1.0)})
     plan = stages.plan_book(layout, VOICE, mixed, lenient)
-    assert plan["speaker"]["measured"] == {"cached": True}
+    assert plan["speaker"]["measured"]["cached"] and plan["speaker"]["measured"]["where"] == "while transcribed"
     assert plan["speaker"]["rejected"][Reason.OTHER_SPEAKER.value] == 0
     assert plan["speaker"]["rejected"][Reason.MUSIC.value] == 0
     spans = list(read_jsonl(layout.merged_file(VOICE, mixed)))

@@ -15,14 +15,14 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from tts_assets.settings import AsrSettings
-from tts_assets.audio.decode import stream_pcm
+from tts_assets.audio.decode import DecodeReport, stream_pcm
 from tts_assets.cache import user_cache
 from tts_assets.errors import ModelNotFoundError
 from tts_assets.gpu.libraries import prepare_cuda_libraries
@@ -212,10 +212,13 @@ def transcribe(
     expected_duration: float | None = None,
     verifier=None,
     languages: Counter | None = None,
+    hear: Callable[[Segment, np.ndarray, bool], None] | None = None,
 ) -> Iterator[Segment]:
     """Yield segments of the whole file in time order, with absolute word times; with a
     `verifier` (a second Whisper model), each also with what that model heard in it; `languages`
-    counts the language of each window (given, or as Whisper detected it)."""
+    counts the language of each window (given, or as Whisper detected it). `hear` is handed each
+    segment before it is yielded, with its 16 kHz audio from this decode (so another measure of
+    the segments needs no decode of its own) and whether that audio is damaged or cut short."""
     model = model or load_model(settings)
     window = int(settings.window_s * WHISPER_RATE)
     edge = int(settings.edge_s * WHISPER_RATE)
@@ -224,6 +227,7 @@ def transcribe(
     offset = 0  # sample index of the first held sample
     index = 0
     started = time.monotonic()
+    report = DecodeReport()
 
     def run(final: bool) -> Iterator[Segment]:
         nonlocal chunks, held, offset, index
@@ -252,6 +256,10 @@ def transcribe(
         if verifier is not None:
             spans = [(s.start - offset_s, s.end - offset_s) for s in kept]
             kept = [replace(s, verify_text=heard) for s, heard in zip(kept, heard_in(verifier, audio, spans, settings))]
+        if hear is not None:
+            for segment in kept:
+                a, b = (max(0, round(t * WHISPER_RATE) - offset) for t in (segment.start, segment.end))
+                hear(segment, audio[a:b], b > len(audio) or report.damage_within(segment.start, segment.end) is not None)
         yield from kept
         if not final:
             # Redo from the first segment that reached the edge, so no speech is split.
@@ -263,7 +271,7 @@ def transcribe(
         done = (offset + (len(audio) if final else 0)) / WHISPER_RATE
         log.info("transcribed %.1f min of audio in %.0f s", done / 60, time.monotonic() - started)
 
-    for chunk in stream_pcm(path, WHISPER_RATE, 30.0, expected_duration):
+    for chunk in stream_pcm(path, WHISPER_RATE, 30.0, expected_duration, report):
         chunks.append(chunk)
         held += len(chunk)
         if held >= window:

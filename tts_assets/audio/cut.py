@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,68 @@ def quiet_position(
     return lo + best * frame + frame // 2
 
 
+def cut_in_order(
+    source: Path,
+    requests: Iterable[CutRequest],
+    sample_rate: int = 24000,
+    subtype: str = "PCM_16",
+    chunk_seconds: float = 5.0,
+    report: DecodeReport | None = None,
+    to_the_end: bool = False,
+) -> Iterator[CutResult]:
+    """Decode `source` once, resampled to mono `sample_rate`, and write each requested clip as
+    the decode reaches it; `requests` come in the order of their starts and are read one at a time,
+    each when the clip before it is written, so they may be decided while the decode goes on.
+
+    Only the audio from the current clip's start (less the reach of a moved cut) to the decode
+    position is held, so memory is bounded by the longest clip, not by the book. A cut point that
+    falls in speech moves to the nearest pause (see `quiet_position`). Each clip is written
+    atomically; a clip touching a damaged stretch is not written. The decode stops at the last
+    clip's end, unless `to_the_end`: then `report` ends with the source's true length and every
+    damaged stretch.
+    """
+    report = report if report is not None else DecodeReport()
+    chunks = stream_pcm(source, sample_rate, chunk_seconds, report=report)
+    reach = int(SNAP_REACH_S * sample_rate)
+    buffer = np.zeros(0, dtype=np.float32)
+    buffer_offset = 0  # sample index of buffer[0] in the decoded stream
+    exhausted = False
+    last_start = 0
+    for request in requests:
+        start, end = (max(0, round(t * sample_rate)) for t in (request.start, request.end))
+        if start < last_start:
+            raise ValueError(f"{source}: cut requests out of order ({request.start:.3f} s after a later start)")
+        last_start = start
+        drop = min(max(0, start - reach - buffer_offset), len(buffer))
+        buffer, buffer_offset = buffer[drop:], buffer_offset + drop
+        while not exhausted and buffer_offset + len(buffer) < end + reach:
+            chunk = next(chunks, None)
+            if chunk is None:
+                exhausted = True
+            else:
+                buffer = np.concatenate([buffer, chunk]) if len(buffer) else chunk
+        available_end = buffer_offset + len(buffer)
+        if end > available_end and (end - available_end > END_TOLERANCE_S * sample_rate or start >= available_end):
+            yield CutResult(request, 0, request.start, request.end)
+            continue
+        keep_from = None if request.speech_start is None else round(request.speech_start * sample_rate) - buffer_offset
+        keep_to = None if request.speech_end is None else round(request.speech_end * sample_rate) - buffer_offset
+        start = buffer_offset + quiet_position(buffer, start - buffer_offset, sample_rate, not_after=keep_from)
+        end = buffer_offset + quiet_position(buffer, min(end, available_end) - buffer_offset, sample_rate,
+                                             not_before=keep_to)
+        damage = report.damage_within(start / sample_rate, end / sample_rate)
+        if damage:
+            yield CutResult(request, 0, start / sample_rate, end / sample_rate, damage)
+            continue
+        clip = buffer[start - buffer_offset:end - buffer_offset]
+        write_wav_atomic(request.out_path, clip, sample_rate, subtype)
+        yield CutResult(request, len(clip), start / sample_rate, end / sample_rate)
+    if to_the_end:
+        for _ in chunks:
+            pass
+    chunks.close()
+
+
 def cut_clips(
     source: Path,
     requests: list[CutRequest],
@@ -95,63 +158,11 @@ def cut_clips(
     chunk_seconds: float = 5.0,
     report: DecodeReport | None = None,
 ) -> list[CutResult]:
-    """Decode `source` once, resampled to mono `sample_rate`, and write every requested clip.
-
-    Only the audio between the earliest unwritten clip's start and the decode position is
-    held, so memory is bounded by the longest clip, not by the book. A cut point that falls in
-    speech moves to the nearest pause (see `quiet_position`). Each clip is written atomically;
-    a clip touching a damaged stretch is not written. The whole source is decoded, so `report`
-    ends with its true length and every damaged stretch. Results come back in the order of
-    `requests`.
+    """Every requested clip, in any order of requests, cut from one decode of `source`
+    (`cut_in_order`) that goes to its end, so `report` ends with the source's true length and every
+    damaged stretch. Results come back in the order of `requests`.
     """
-    report = report if report is not None else DecodeReport()
     order = sorted(range(len(requests)), key=lambda i: requests[i].start)
-    bounds = [
-        (max(0, round(r.start * sample_rate)), max(0, round(r.end * sample_rate))) for r in requests
-    ]
-    reach = int(SNAP_REACH_S * sample_rate)
-    results: dict[int, CutResult] = {}
-    buffer = np.zeros(0, dtype=np.float32)
-    buffer_offset = 0  # sample index of buffer[0] in the decoded stream
-    next_pos = 0  # index into `order`
-
-    def flush(final: bool) -> None:
-        nonlocal buffer, buffer_offset, next_pos
-        available_end = buffer_offset + len(buffer)
-        while next_pos < len(order):
-            index = order[next_pos]
-            start, end = bounds[index]
-            if end + reach > available_end and not final:
-                break
-            if end > available_end and (
-                end - available_end > END_TOLERANCE_S * sample_rate or start >= available_end
-            ):
-                results[index] = CutResult(requests[index], 0, requests[index].start, requests[index].end)
-                next_pos += 1
-                continue
-            request = requests[index]
-            keep_from = None if request.speech_start is None else round(request.speech_start * sample_rate) - buffer_offset
-            keep_to = None if request.speech_end is None else round(request.speech_end * sample_rate) - buffer_offset
-            start = buffer_offset + quiet_position(buffer, start - buffer_offset, sample_rate, not_after=keep_from)
-            end = buffer_offset + quiet_position(
-                buffer, min(end, available_end) - buffer_offset, sample_rate, not_before=keep_to
-            )
-            damage = report.damage_within(start / sample_rate, end / sample_rate)
-            if damage:
-                results[index] = CutResult(request, 0, start / sample_rate, end / sample_rate, damage)
-                next_pos += 1
-                continue
-            clip = buffer[start - buffer_offset : end - buffer_offset]
-            write_wav_atomic(requests[index].out_path, clip, sample_rate, subtype)
-            results[index] = CutResult(requests[index], len(clip), start / sample_rate, end / sample_rate)
-            next_pos += 1
-        keep_from = bounds[order[next_pos]][0] - reach if next_pos < len(order) else available_end
-        drop = min(max(0, keep_from - buffer_offset), len(buffer))
-        buffer = buffer[drop:]
-        buffer_offset += drop
-
-    for chunk in stream_pcm(source, sample_rate, chunk_seconds, report=report):
-        buffer = np.concatenate([buffer, chunk]) if len(buffer) else chunk
-        flush(final=False)
-    flush(final=True)
+    results = dict(zip(order, cut_in_order(source, [requests[i] for i in order], sample_rate, subtype,
+                                           chunk_seconds, report, to_the_end=True)))
     return [results[i] for i in range(len(requests))]

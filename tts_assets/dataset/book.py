@@ -30,7 +30,7 @@ from tts_assets.segments.model import Segment
 from tts_assets.settings import BookTextSettings, ClipFormat, DatasetSettings, MergeRules
 from tts_assets.text.book_text import matching_words, read_book_text
 from tts_assets.text.locate import BOOK, MISMATCH, coverage, locate_segments
-from tts_assets.dataset.purity import screen_book, speaker_summary
+from tts_assets.dataset.purity import measured_while_transcribed, screen_book, speaker_summary
 from tts_assets.dataset.sources import (BookSource, read_curated_transcripts, read_segments_jsonl, read_source,
                                 speakable_in)
 
@@ -125,11 +125,13 @@ def transcribe_book(
             made_by += f", verified by {asr.verify_model}"
         duration = _read_probe(layout, voice, book)["duration"]
         heard = Counter()
-        segments = transcribe(
-            Path(source.path), asr, model=model, id_prefix=f"{book}:", expected_duration=duration, verifier=verifier,
-            languages=heard,
-        )
-        rows = [s.to_dict() for s in segments]
+        # The segments' speaker and sound measures are taken from the ASR's decode as it goes.
+        with measured_while_transcribed(layout, voice, book, Path(source.path), settings.speaker) as hear:
+            segments = transcribe(
+                Path(source.path), asr, model=model, id_prefix=f"{book}:", expected_duration=duration,
+                verifier=verifier, languages=heard, hear=hear,
+            )
+            rows = [s.to_dict() for s in segments]
         language = asr.language or (heard.most_common(1)[0][0] if heard else None)
         if not rows:
             rejections.append(

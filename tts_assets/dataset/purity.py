@@ -1,7 +1,8 @@
 """The speaker-purity and sound screening of a book's segments, before they are merged.
 
-`screen_book` measures each segment once (a streamed decode; cached in `speaker_sounds.npz`, so
-a new threshold re-judges without decoding), estimates the voice from the segments of all the
+Each segment is measured once (while the ASR transcribes it, `measured_while_transcribed`, or
+from a decode of its own) and cached in `speaker_sounds.npz`, so a new threshold re-judges
+without decoding. `screen_book` estimates the voice from the segments of all the
 voice's books measured so far, and writes the book's report (`speaker.json`, with the
 similarity histogram and the segments nearest the threshold, and `speaker_similarity.png`).
 Rejected segments become hard breaks of the merge, so no clip mixes two voices or holds music.
@@ -13,6 +14,8 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +29,7 @@ from tts_assets.layout import DataLayout
 from tts_assets.manifest.schema import Reason, Rejection
 from tts_assets.purity.judge import (Verdict, judge, nearest_threshold, similarity_histogram,
                                      similarity_histogram_png, sound_rejection, voice_reference, voice_share)
-from tts_assets.purity.measure import WINDOW_STEP_S, MeasureCost, SegmentSound, measure_segments
+from tts_assets.purity.measure import WINDOW_STEP_S, MeasureCost, MeterProcess, SegmentSound, measure_segments
 from tts_assets.segments.model import Segment
 from tts_assets.settings import SpeakerSettings
 
@@ -72,7 +75,7 @@ def _source_stamp(path: Path) -> str:
     return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _save(path: Path, sounds: list[SegmentSound], model: str, stamp: str) -> None:
+def _save(path: Path, sounds: list[SegmentSound], model: str, stamp: str, measured: dict) -> None:
     partials = [s.partials if s.partials is not None else np.zeros((0, 256), np.float32) for s in sounds]
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:  # a file object: np.savez would add .npz to the name
@@ -83,7 +86,7 @@ def _save(path: Path, sounds: list[SegmentSound], model: str, stamp: str) -> Non
                      damaged=np.array([s.damaged for s in sounds], dtype=bool),
                      counts=np.array([len(p) for p in partials], dtype=np.int64),
                      partials=np.concatenate(partials).astype(np.float16) if partials else np.zeros((0, 256), np.float16),
-                     model=np.array(model), source=np.array(stamp))
+                     model=np.array(model), source=np.array(stamp), measured=np.array(json.dumps(measured)))
 
 
 def _as_cached(sound: SegmentSound) -> SegmentSound:
@@ -94,7 +97,15 @@ def _as_cached(sound: SegmentSound) -> SegmentSound:
     return sound
 
 
-def _load(path: Path) -> tuple[list[SegmentSound], str, str] | None:
+@dataclass
+class _Cached:
+    sounds: list[SegmentSound]
+    measured_by: str
+    source: str
+    measured: dict  # how it was measured: where, and the seconds it took
+
+
+def _load(path: Path) -> _Cached | None:
     if not path.is_file():
         return None
     with np.load(path) as data:
@@ -104,27 +115,62 @@ def _load(path: Path) -> tuple[list[SegmentSound], str, str] | None:
                                partials[a:b] if b > a else None, float(sp), float(mu), bool(d))
                   for i, t, sp, mu, d, a, b in zip(data["ids"], data["times"], data["speech"], data["music"],
                                                    data["damaged"], offsets[:-1], offsets[1:])]
-        return sounds, str(data["model"]), str(data["source"])
+        measured = json.loads(str(data["measured"])) if "measured" in data else {}
+        return _Cached(sounds, str(data["model"]), str(data["source"]), measured)
+
+
+def _keep(layout: DataLayout, voice: str, book: str, audio: Path, sounds: list[SegmentSound],
+          settings: SpeakerSettings, cost: MeasureCost, seconds: float, where: str) -> tuple[list[SegmentSound], dict]:
+    """Write the measured sounds to the book's cache; they come back at the precision it keeps, with
+    how they were measured."""
+    sounds = [_as_cached(s) for s in sounds]
+    measured = {"where": where, "seconds": round(seconds, 3), "audio_s": round(cost.audio_s, 3),
+                **{f"{k}_s": round(getattr(cost, f"{k}_s"), 3) for k in ("decode", "embed", "vad", "music")}}
+    _save(layout.speaker_sounds(voice, book), sounds, _measured_by(settings), _source_stamp(audio), measured)
+    log.info("%s/%s: %d segments measured %s in %.1f s (vad %.1f s, music %.1f s, embedding %.1f s)", voice, book,
+             len(sounds), where, seconds, cost.vad_s, cost.music_s, cost.embed_s)
+    return sounds, measured
+
+
+def screening_off(settings: SpeakerSettings) -> bool:
+    return settings.model.strip().lower() == "none"
+
+
+@contextmanager
+def measured_while_transcribed(layout: DataLayout, voice: str, book: str, audio: Path,
+                               settings: SpeakerSettings) -> Iterator[Callable | None]:
+    """The `hear` callback for the ASR (None when screening is off): each segment it transcribes is
+    measured in another process from the ASR's own decode (`MeterProcess`), and the sounds are kept
+    in the cache `screen_book` reads, so the book is not decoded again for its screening."""
+    if screening_off(settings):
+        yield None
+        return
+    _embedder(settings)  # a wrong model fails now, not after the transcription
+    started = time.perf_counter()
+    meter = MeterProcess(settings.model)
+    try:
+        yield meter.measure
+        sounds, cost = meter.finish()
+    except BaseException:
+        meter.stop()
+        raise
+    _keep(layout, voice, book, audio, sounds, settings, cost, time.perf_counter() - started, "while transcribed")
 
 
 def _book_sounds(layout: DataLayout, voice: str, book: str, audio: Path, segments: list[Segment],
                  settings: SpeakerSettings) -> tuple[list[SegmentSound], dict]:
-    """The segments' sounds, measured now or read from the cache when nothing changed."""
-    path, stamp = layout.speaker_sounds(voice, book), _source_stamp(audio)
-    cached = _load(path)
-    if cached and cached[1] == _measured_by(settings) and cached[2] == stamp:
-        by_id = {s.segment_id: s for s in cached[0]}
-        if all(s.id in by_id for s in segments):
-            return [by_id[s.id] for s in sorted(segments, key=lambda s: s.start)], {"cached": True}
-    embedder = _embedder(settings)
+    """The segments' sounds, read from the cache when it measured these very segments of this audio
+    with these settings (the ASR's measurement), else measured now from a decode of their own."""
+    cached = _load(layout.speaker_sounds(voice, book))
+    if cached and cached.measured_by == _measured_by(settings) and cached.source == _source_stamp(audio):
+        by_id = {s.segment_id: s for s in cached.sounds}
+        if all(s.id in by_id and (by_id[s.id].start, by_id[s.id].end) == (s.start, s.end) for s in segments):
+            return [by_id[s.id] for s in sorted(segments, key=lambda s: s.start)], {"cached": True, **cached.measured}
     cost, started = MeasureCost(), time.perf_counter()
-    sounds = [_as_cached(s) for s in measure_segments(audio, segments, embedder, cost)]
-    _save(path, sounds, _measured_by(settings), stamp)
-    seconds = time.perf_counter() - started
-    log.info("%s/%s: %d segments measured in %.1f s (%.0fx real time; embedding %.1f s)", voice, book,
-             len(sounds), seconds, cost.audio_s / max(seconds, 1e-9), cost.embed_s)
-    return sounds, {"cached": False, "seconds": round(seconds, 3), "audio_s": round(cost.audio_s, 3),
-                    **{f"{k}_s": round(getattr(cost, f"{k}_s"), 3) for k in ("decode", "embed", "vad", "music")}}
+    sounds = measure_segments(audio, segments, _embedder(settings), cost)
+    sounds, measured = _keep(layout, voice, book, audio, sounds, settings, cost, time.perf_counter() - started,
+                             "from a decode")
+    return sounds, {"cached": False, **measured}
 
 
 def _voice_embeddings(sounds: list[SegmentSound], settings: SpeakerSettings) -> list[np.ndarray]:
@@ -137,7 +183,7 @@ def screen_book(layout: DataLayout, voice: str, book: str, audio: Path, segments
     """Judge the book's segments (see the module); with `model: none` nothing is judged."""
     outputs = (layout.speaker_sounds(voice, book), layout.speaker_report(voice, book),
                layout.speaker_histogram(voice, book))
-    if settings.model.strip().lower() == "none" or not segments:
+    if screening_off(settings) or not segments:
         for path in outputs:
             path.unlink(missing_ok=True)
         return Screening()
@@ -150,8 +196,8 @@ def screen_book(layout: DataLayout, voice: str, book: str, audio: Path, segments
     books = [book]
     for other in layout.books(voice):  # the voice is one across its books
         cached = _load(layout.speaker_sounds(voice, other)) if other != book else None
-        if cached and cached[1] == _measured_by(settings):
-            embeddings += _voice_embeddings(cached[0], settings)
+        if cached and cached.measured_by == _measured_by(settings):
+            embeddings += _voice_embeddings(cached.sounds, settings)
             books.append(other)
     reference = voice_reference(np.stack(embeddings), settings.reference_trim) if embeddings else None
     verdicts = judge(sounds, reference, settings)

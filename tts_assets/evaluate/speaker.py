@@ -95,15 +95,22 @@ class Ge2eEmbedder:
         self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
         self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
         self.device = device
+        self._mel_transform = None
         self.lstm.to(device).eval()
         self.linear.to(device).eval()
 
     def _mel(self, wav: np.ndarray) -> np.ndarray:
-        import librosa
+        """resemblyzer's mel spectrogram (librosa's defaults: Slaney mels, zero-padded centred frames,
+        power 2), through torchaudio: librosa's first call alone costs 2 s of imports."""
+        if self._mel_transform is None:
+            import torchaudio
 
-        mel = librosa.feature.melspectrogram(y=wav, sr=self.rate, n_fft=self.window, hop_length=self.hop,
-                                             n_mels=self.mels)
-        return mel.astype(np.float32).T
+            self._mel_transform = torchaudio.transforms.MelSpectrogram(
+                sample_rate=self.rate, n_fft=self.window, hop_length=self.hop, n_mels=self.mels,
+                norm="slaney", mel_scale="slaney", pad_mode="constant")
+        with torch.no_grad():
+            mel = self._mel_transform(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)))
+        return mel.numpy().T
 
     def partial_mels(self, audio: np.ndarray, rate: int, step_s: float = 1 / 1.3,
                      min_speech_s: float = MIN_SPEECH_S) -> np.ndarray | None:

@@ -8,11 +8,15 @@
   more. Instruments hold a pitch, a voice glides: chords of a music bed 12 dB under speech gave
   0.47, the music alone 1.0, LibriVox and Piper speech 0.00-0.04.
 
-Only the audio from the earliest unfinished segment on is held, never the whole book.
+Measured from the ASR's own decode while it transcribes (`MeterProcess`), or from a decode of
+their own (`measure_segments`: given segments, or a cache made by other settings); either way
+only the audio from the earliest unfinished segment on is held, never the whole book.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ import torch
 from tts_assets.audio.decode import DecodeReport, stream_pcm
 from tts_assets.evaluate.speaker import Ge2eEmbedder
 from tts_assets.segments.model import Segment
+from tts_assets.background import lower_priority
 
 RATE = 16000
 # GE2E windows side by side, not overlapping as resemblyzer's (1.3 a second): half the encoder's work
@@ -72,12 +77,13 @@ def speech_share(audio: np.ndarray, vad) -> float:
 
 def music_share(audio: np.ndarray) -> float:
     """The share of the audio's sounding frames holding several steady tones (see the module)."""
-    import librosa
     from scipy import ndimage
 
     if len(audio) < TONE_FFT:
         return 0.0
-    db = 20 * np.log10(np.abs(librosa.stft(audio, n_fft=TONE_FFT, hop_length=TONE_HOP)) + 1e-9)
+    spectrum = torch.stft(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), TONE_FFT, TONE_HOP,
+                          window=torch.hann_window(TONE_FFT), pad_mode="constant", return_complex=True)
+    db = 20 * np.log10(spectrum.abs().numpy() + 1e-9)
     db = db[TONE_BINS[0]:TONE_BINS[1]]
     sounding = db.max(axis=0) > db.max() - SOUNDING_DB
     neighbourhood = ndimage.uniform_filter1d(db, 31, axis=0)  # the mean level of ±15 bins (~120 Hz)
@@ -89,73 +95,156 @@ def music_share(audio: np.ndarray) -> float:
     return float(musical[sounding].mean()) if sounding.any() else 0.0
 
 
-def measure_segments(
-    path: Path, segments: Iterable[Segment], embedder: Ge2eEmbedder, cost: MeasureCost | None = None
-) -> list[SegmentSound]:
-    """Each segment's sound (in the segments' time order), from one streamed decode of `path`."""
-    from faster_whisper.vad import get_vad_model
+class SoundMeter:
+    """Measures segments handed over with their 16 kHz audio; the GE2E partials of many segments
+    go through the encoder in one batch."""
 
-    cost = cost if cost is not None else MeasureCost()
-    vad = get_vad_model()
-    pending = sorted(segments, key=lambda s: s.start)
-    sounds: list[SegmentSound] = []
-    mels: list[tuple[int, np.ndarray]] = []  # (index in sounds, its partials' mels) not yet embedded
+    def __init__(self, embedder: Ge2eEmbedder, cost: MeasureCost | None = None):
+        from faster_whisper.vad import get_vad_model
 
-    def embed_waiting() -> None:
-        started = time.perf_counter()
-        batch = np.concatenate([m for _, m in mels])
+        self.embedder = embedder
+        self.cost = cost if cost is not None else MeasureCost()
+        self.vad = get_vad_model()
+        self.sounds: list[SegmentSound] = []
+        self.mels: list[tuple[int, np.ndarray]] = []  # (index in sounds, its partials' mels) not yet embedded
+
+    def measure(self, segment: Segment, audio: np.ndarray, damaged: bool = False) -> None:
+        """`damaged`: the audio touches a stretch the decoder could not read, or stops short of the end."""
         threads = torch.get_num_threads()
-        # The encoder's matrices are small: a second thread mostly waits for the first. 106 s of
-        # a book on 2 busy cores: 31 s with 2 threads, 6 s with one.
+        # The encoder's matrices and the spectra are small: a second thread mostly waits for the
+        # first (106 s of a book on 2 busy cores: 31 s with 2 threads, 6 s with one).
         torch.set_num_threads(1)
         try:
-            embedded = np.concatenate([embedder.embed_partials(batch[i:i + BATCH_PARTIALS])
-                                       for i in range(0, len(batch), BATCH_PARTIALS)])
+            self._measure(segment, audio, damaged)
         finally:
             torch.set_num_threads(threads)
-        at = 0
-        for index, m in mels:
-            sounds[index].partials, at = embedded[at:at + len(m)], at + len(m)
-        mels.clear()
-        cost.embed_s += time.perf_counter() - started
 
-    def take(segment: Segment, audio: np.ndarray, past_end: bool = False) -> None:
+    def _measure(self, segment: Segment, audio: np.ndarray, damaged: bool) -> None:
+        cost = self.cost
+        cost.audio_s += len(audio) / RATE
         started = time.perf_counter()
-        share = speech_share(audio, vad)
+        share = speech_share(audio, self.vad)
         cost.vad_s += time.perf_counter() - started
         started = time.perf_counter()
         music = music_share(audio)
         cost.music_s += time.perf_counter() - started
         started = time.perf_counter()
-        partial_mels = embedder.partial_mels(audio, RATE, WINDOW_STEP_S, MIN_JUDGED_VOICE_S)
+        partial_mels = self.embedder.partial_mels(audio, RATE, WINDOW_STEP_S, MIN_JUDGED_VOICE_S)
         cost.embed_s += time.perf_counter() - started
-        damaged = past_end or report.damage_within(segment.start, segment.end) is not None
-        sounds.append(SegmentSound(segment.id, segment.start, segment.end, None, share, music, damaged))
+        self.sounds.append(SegmentSound(segment.id, segment.start, segment.end, None, share, music, damaged))
         if partial_mels is not None:
-            mels.append((len(sounds) - 1, partial_mels))
-            if sum(len(m) for _, m in mels) >= BATCH_PARTIALS:
-                embed_waiting()
+            self.mels.append((len(self.sounds) - 1, partial_mels))
+            if sum(len(m) for _, m in self.mels) >= BATCH_PARTIALS:
+                self._embed_waiting()
 
+    def finish(self) -> list[SegmentSound]:
+        """Every segment's sound, in time order."""
+        if self.mels:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                self._embed_waiting()
+            finally:
+                torch.set_num_threads(threads)
+        return sorted(self.sounds, key=lambda s: s.start)
+
+    def _embed_waiting(self) -> None:
+        started = time.perf_counter()
+        batch = np.concatenate([m for _, m in self.mels])
+        embedded = np.concatenate([self.embedder.embed_partials(batch[i:i + BATCH_PARTIALS])
+                                   for i in range(0, len(batch), BATCH_PARTIALS)])
+        at = 0
+        for index, m in self.mels:
+            self.sounds[index].partials, at = embedded[at:at + len(m)], at + len(m)
+        self.mels.clear()
+        self.cost.embed_s += time.perf_counter() - started
+
+
+class MeterProcess:
+    """A SoundMeter in a process of its own at a lower priority, fed the segments' audio through a
+    bounded queue (copies of at most `backlog` segments', never the book's). On CPU the ASR leaves
+    part of the cores idle, and the segments are measured there while it transcribes, from its
+    decode. A process, not a thread: the meter's thread held the interpreter lock the ASR's loop
+    needs (10.8 min of a book transcribed in 33 s beside a thread, 28 s beside a process, 26 s alone).
+    """
+
+    def __init__(self, speaker_model: str, backlog: int = 64):
+        context = multiprocessing.get_context("spawn")
+        self.inbox = context.Queue(maxsize=backlog)
+        self.outbox = context.Queue()
+        self.process = context.Process(target=_meter_main, args=(speaker_model, self.inbox, self.outbox),
+                                       name="sound-meter", daemon=True)
+        self.process.start()
+
+    def _alive_or_raise(self) -> None:
+        if not self.process.is_alive():
+            raise RuntimeError(f"the sound meter's process died (exit code {self.process.exitcode})")
+
+    def measure(self, segment: Segment, audio: np.ndarray, damaged: bool = False) -> None:
+        item = (segment, np.array(audio, dtype=np.float32), damaged)
+        while True:
+            try:
+                return self.inbox.put(item, timeout=1.0)
+            except queue.Full:
+                self._alive_or_raise()
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.join()
+
+    def finish(self) -> tuple[list[SegmentSound], MeasureCost]:
+        """Every segment's sound, in time order, and what measuring them cost the meter's process."""
+        self.inbox.put(None)
+        while True:
+            try:
+                outcome, cost = self.outbox.get(timeout=1.0)
+                break
+            except queue.Empty:
+                self._alive_or_raise()
+        self.process.join()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome, cost
+
+
+def _meter_main(speaker_model: str, inbox, outbox) -> None:
+    from tts_assets.evaluate.speaker import load_embedder
+
+    lower_priority()
+    cost = MeasureCost()
+    try:
+        meter = SoundMeter(load_embedder(speaker_model), cost)
+        while (item := inbox.get()) is not None:
+            meter.measure(*item)
+        outbox.put((meter.finish(), cost))
+    except Exception as error:  # raised by `finish`, in the caller's process
+        outbox.put((error, cost))
+
+
+def measure_segments(
+    path: Path, segments: Iterable[Segment], embedder: Ge2eEmbedder, cost: MeasureCost | None = None
+) -> list[SegmentSound]:
+    """Each segment's sound (in the segments' time order), from one streamed decode of `path`."""
+    meter = SoundMeter(embedder, cost)
+    pending = sorted(segments, key=lambda s: s.start)
     held, held_from = np.zeros(0, np.float32), 0  # the audio kept, and the sample it starts at
     report = DecodeReport()
     started = time.perf_counter()
     for chunk in stream_pcm(path, RATE, chunk_seconds=10.0, report=report):
-        cost.decode_s += time.perf_counter() - started
+        meter.cost.decode_s += time.perf_counter() - started
         held = np.concatenate([held, chunk])
         held_until = held_from + len(held)
         while pending and round(pending[0].end * RATE) <= held_until:
             segment = pending.pop(0)
             a, b = (max(0, round(t * RATE) - held_from) for t in (segment.start, segment.end))
-            take(segment, held[a:b])
+            meter.measure(segment, held[a:b], report.damage_within(segment.start, segment.end) is not None)
         keep_from = round(pending[0].start * RATE) if pending else held_until
         # Segments overlap rarely, but one may start before the last one taken ended.
         drop = max(0, min(keep_from, held_until) - held_from)
         held, held_from = held[drop:], held_from + drop
         started = time.perf_counter()
-    cost.audio_s = (held_from + len(held)) / RATE
     for segment in pending:  # past the end of the decoded audio: what there is of it
         a = max(0, round(segment.start * RATE) - held_from)
-        take(segment, held[a:], past_end=True)
-    if mels:
-        embed_waiting()
-    return sounds
+        meter.measure(segment, held[a:], damaged=True)
+    meter.cost.audio_s = (held_from + len(held)) / RATE  # the book decoded, not only its segments
+    return meter.finish()

@@ -69,7 +69,7 @@ def split_points(text: str, words: list[AlignedWord], rules: MergeRules) -> list
 
 
 def split_candidate(candidate, rules: MergeRules, pad_s: float, clip_end: float | None):
-    """The aligned dataset's candidate (`dataset.aligned._Candidate`) as one candidate per part,
+    """The aligned dataset's candidate (`dataset.finishing.Candidate`) as one candidate per part,
     or None when it cannot be split. `clip_end`: where the clip's audio ends (a curated clip),
     None when it is re-cut from a longer source (a book)."""
     words = candidate.words
