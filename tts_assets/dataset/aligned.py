@@ -25,7 +25,7 @@ from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_fi
 from tts_assets.manifest.schema import Reason
 from tts_assets.quality.dnsmos import COLUMNS, low_quality
 from tts_assets.quality.dnsmos_report import dnsmos_report
-from tts_assets.quality.measures import measure
+from tts_assets.quality.measures import measure, narrow_band
 from tts_assets.settings import DatasetSettings
 from tts_assets.dataset.decisions import ReviewDecisions
 from tts_assets.dataset.finishing import Candidate, FinishingProcess, rejection
@@ -35,6 +35,8 @@ from tts_assets.segments.split_aligned import split_candidate
 from tts_assets.text.normalize import spoken_readings, spoken_words, unspoken
 
 log = logging.getLogger(__name__)
+
+NARROW_VOICE_HZ = 5000.0  # a band edge under this is a telephone's (8 kHz audio ends at 4 kHz)
 
 
 def split_of(row: dict, val_fraction: float) -> str:
@@ -126,6 +128,18 @@ def _speaking_rate_outliers(rows: list[dict], k: float) -> dict[int, str]:
     }
 
 
+def _median_bandwidth(kept: list[dict]) -> float | None:
+    """The voice's band edge; a voice recorded narrower than a wideband phone call is said so."""
+    known = [r["quality_bandwidth_hz"] for r in kept if r.get("quality_bandwidth_hz") is not None]
+    if not known:
+        return None
+    median = round(float(np.median(known)), 1)
+    if median < NARROW_VOICE_HZ:
+        log.warning("the voice's clips end at %.1f kHz (median): telephone band; a voice trained on them will "
+                    "sound so", median / 1000)
+    return median
+
+
 def _drop(kept: list[dict], originals: list[dict], dropped: dict[int, str], reason: Reason, rejections: list[dict],
           dataset_dir: Path) -> tuple[list[dict], list[dict]]:
     """Kept rows (and their train_manifest rows) without the dropped ones, which become rejections."""
@@ -172,6 +186,10 @@ def align_voice_dataset(
     low = {index: detail for index, detail in low.items() if not review.skips(originals[index], Reason.LOW_QUALITY)}
     dnsmos = dnsmos_report(kept, floor, layout.aligned_dnsmos_png(voice))
     kept, originals = _drop(kept, originals, low, Reason.LOW_QUALITY, rejections, dataset_dir)
+    below = settings.quality.bandwidth_below_median
+    narrow = {index: detail for index, detail in (narrow_band(kept, below) if below is not None else {}).items()
+              if not review.skips(originals[index], Reason.LOW_BANDWIDTH)}
+    kept, originals = _drop(kept, originals, narrow, Reason.LOW_BANDWIDTH, rejections, dataset_dir)
     outliers = {index: detail for index, detail in _speaking_rate_outliers(kept, settings.quality.rate_iqr_k).items()
                 if not review.skips(originals[index], Reason.SPEAKING_RATE_OUTLIER)}
     kept, originals = _drop(kept, originals, outliers, Reason.SPEAKING_RATE_OUTLIER, rejections, dataset_dir)
@@ -199,6 +217,7 @@ def align_voice_dataset(
         "rejections_by_reason": dict(Counter(r["reason"] for r in rejections).most_common()),
         "review_decisions_read": review.lines,  # the review page's later decisions are not applied yet
         "dnsmos": dnsmos,
+        "median_bandwidth_hz": _median_bandwidth(kept),
     }
     write_text_atomic(layout.aligned_summary(voice), json.dumps(summary, indent=2) + "\n")
     return summary

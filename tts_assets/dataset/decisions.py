@@ -40,7 +40,8 @@ class Action(str, Enum):
 # cut past the audio or inside a word, and every rejection of the earlier stages (no clip exists).
 RESTORABLE = frozenset({
     Reason.LOW_ALIGN_SCORE, Reason.SPEAKING_RATE_OUTLIER, Reason.CLIPPING, Reason.LOW_SNR,
-    Reason.TOO_MUCH_SILENCE, Reason.LOW_QUALITY, Reason.LENGTH_MISMATCH, Reason.TOO_SHORT, Reason.TOO_LONG, Reason.REVIEW_REJECTED,
+    Reason.TOO_MUCH_SILENCE, Reason.LOW_QUALITY, Reason.LOW_BANDWIDTH, Reason.LENGTH_MISMATCH, Reason.TOO_SHORT,
+    Reason.TOO_LONG, Reason.REVIEW_REJECTED,
 })
 
 _APPEND_LOCK = threading.Lock()

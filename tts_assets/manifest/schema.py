@@ -36,6 +36,7 @@ class Reason(str, Enum):
     UNSPOKEN_TEXT = "unspoken_text"  # digits or symbols the normalizer could not spell out
     TEXT_MISMATCH = "text_mismatch"  # the audio says otherwise than the book's text there
     LOW_QUALITY = "low_quality"  # DNSMOS OVRL below quality.min_dnsmos_ovrl
+    LOW_BANDWIDTH = "low_bandwidth"  # the band ends well below the voice's (quality.bandwidth_below_median)
     REVIEW_REJECTED = "review_rejected"  # a listener rejected it on the review page
     # speaker purity and sound (judged per segment before merging; tts_assets/purity)
     OTHER_SPEAKER = "other_speaker"  # a voice other than the book's narrator

@@ -145,6 +145,9 @@ class QualitySettings(StrictSettings):
     # no relative rule.
     min_dnsmos_ovrl: float | None = Field(2.0, ge=0, le=5)
     dnsmos_below_median: float | None = Field(0.8, gt=0)
+    # low_bandwidth: a clip whose band ends below this share of the voice's median band edge (a
+    # telephone insert: 0.45-0.57); None: off.
+    bandwidth_below_median: float | None = Field(0.7, gt=0, le=1)
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> "QualitySettings":
