@@ -113,6 +113,15 @@ def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path | None = None) 
             "cpu_s": round(sum(cpu), 2) if len(cpu) == 2 else None}
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of the processes it has waited for (the build's finishing
+    and measuring processes), user + system."""
+    import resource
+
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def normalize(text: str) -> str:
     """Lowercase, punctuation stripped (apostrophes inside words kept), single spaces."""
     text = text.lower().replace("\u2019", "'")
