@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 
 
 def lower_priority() -> None:
@@ -17,3 +18,13 @@ def lower_priority() -> None:
             os.nice(19)
         except OSError:
             pass
+
+
+def crossable(error: BaseException) -> BaseException:
+    """`error` as it can be raised again in the caller's process: itself, or when it cannot be
+    rebuilt there (an exception type whose arguments do not round-trip), a RuntimeError naming it."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")

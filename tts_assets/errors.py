@@ -9,6 +9,18 @@ from pathlib import Path
 class TtsAssetsError(Exception):
     """A problem with the user's input or setup, reported as one line (no traceback)."""
 
+    def __reduce__(self):
+        # Raised in the build's own processes (finishing, measuring) and again in the caller's:
+        # rebuilt as it was, without its __init__ (whose arguments differ by kind).
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(kind: type, args: tuple, state: dict) -> TtsAssetsError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class PathError(TtsAssetsError):
     """A problem with one file or folder: `<path>: <cause>`."""

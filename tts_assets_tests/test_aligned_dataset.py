@@ -295,3 +295,23 @@ def test_the_finishing_gets_each_sources_cuts_in_the_order_of_their_starts(tmp_p
     # Each cut went once the next row had come (asked for the row after row k, k cuts had gone):
     # the 1.8 s cut waited for the row at 2.0 s, whose cut (1.9 s) could have started before it.
     assert released == [0, 1, 2, 3]
+
+
+def test_a_failure_in_the_finishing_process_is_raised_in_the_caller(tmp_path):
+    """The finishing runs in a process of its own: what fails there fails the build, here, with its
+    own type and message (a clip that cannot be written: a file stands where its folder should be)."""
+    from tts_assets.audio.cut import CutRequest
+    from tts_assets.dataset.decisions import ReviewDecisions
+    from tts_assets.dataset.finishing import Candidate, FinishingProcess
+
+    source = str(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav")
+    row = {"source": source, "start": None, "end": None, "text": "x", "book": "b", "segment_ids": ["b:1"],
+           "audio_file": "wavs/b/x.wav", "duration": 5.0}
+    words = [AlignedWord("x", 0.5, 1.0, 0.9)]
+    (tmp_path / "blocked").write_text("not a folder")
+    candidate = Candidate(row, "x", words, 0.9, CutRequest(0.4, 1.1, tmp_path / "blocked" / "x.wav", 0.5, 1.0),
+                          1, "pocketsphinx", "")
+    with FinishingProcess(tmp_path, DatasetSettings(), ReviewDecisions(), None) as finishing:
+        finishing.put([candidate])
+        with pytest.raises(OSError, match="blocked"):
+            finishing.result()

@@ -150,3 +150,12 @@ def test_music_and_noise_are_told_from_speech():
     assert sound_rejection(sound(speech), rules) is None
     assert sound_rejection(sound(bed), rules)[0] is Reason.MUSIC
     assert sound_rejection(sound(noise), rules)[0] is Reason.NON_SPEECH
+
+
+def test_a_failure_in_the_meters_process_is_raised_in_the_caller():
+    from tts_assets.errors import EvaluationError
+    from tts_assets.purity.measure import MeterProcess
+
+    meter = MeterProcess("/no/such/encoder.pt")
+    with pytest.raises(EvaluationError, match="unknown speaker model"):
+        meter.finish()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import multiprocessing
-import pickle
 import queue
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -24,7 +23,7 @@ import soundfile as sf
 from tts_assets.aligners.base import AlignedWord
 from tts_assets.atomic import write_wav_atomic
 from tts_assets.audio.cut import CutRequest, CutResult, cut_in_order
-from tts_assets.background import lower_priority
+from tts_assets.background import crossable, lower_priority
 from tts_assets.dataset.decisions import ReviewDecisions
 from tts_assets.errors import UnreadableAudioError
 from tts_assets.manifest.schema import Reason
@@ -230,8 +229,4 @@ def _finishing_main(dataset_dir: Path, settings: DatasetSettings, review: Review
             finisher.finished.dnsmos_scored = len(scorer.pending) if scorer is not None else 0
         outbox.put((finisher.finished, scores))
     except Exception as error:  # raised by `result`, in the caller's process
-        try:
-            pickle.dumps(error)
-        except Exception:
-            error = RuntimeError(f"{type(error).__name__}: {error}")
-        outbox.put(error)
+        outbox.put(crossable(error))

@@ -28,7 +28,7 @@ import torch
 from tts_assets.audio.decode import DecodeReport, stream_pcm
 from tts_assets.evaluate.speaker import Ge2eEmbedder
 from tts_assets.segments.model import Segment
-from tts_assets.background import lower_priority
+from tts_assets.background import crossable, lower_priority
 
 RATE = 16000
 # GE2E windows side by side, not overlapping as resemblyzer's (1.3 a second): half the encoder's work
@@ -218,7 +218,7 @@ def _meter_main(speaker_model: str, inbox, outbox) -> None:
             meter.measure(*item)
         outbox.put((meter.finish(), cost))
     except Exception as error:  # raised by `finish`, in the caller's process
-        outbox.put((error, cost))
+        outbox.put((crossable(error), cost))
 
 
 def measure_segments(
