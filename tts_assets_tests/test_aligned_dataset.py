@@ -315,3 +315,26 @@ def test_a_failure_in_the_finishing_process_is_raised_in_the_caller(tmp_path):
         finishing.put([candidate])
         with pytest.raises(OSError, match="blocked"):
             finishing.result()
+
+
+def test_every_candidate_of_a_source_that_cannot_be_read_is_rejected(tmp_path):
+    """Also those the finishing held back for their turn (cuts that start before the next row)."""
+    from tts_assets.audio.cut import CutRequest
+    from tts_assets.dataset.decisions import ReviewDecisions
+    from tts_assets.dataset.finishing import Candidate, _Finisher
+
+    source = tmp_path / "book.mp3"
+    source.write_bytes(b"not audio at all" * 100)
+
+    def candidate(row_start: float, cut_start: float, name: str) -> Candidate:
+        row = {"source": str(source), "start": row_start, "end": row_start + 3, "text": name, "book": "b",
+               "segment_ids": [f"b:{name}"], "audio_file": f"wavs/b/{name}.wav"}
+        return Candidate(row, name, [], 0.9, CutRequest(cut_start, cut_start + 2, tmp_path / f"{name}.wav"),
+                         1, "pocketsphinx", "")
+
+    finisher = _Finisher(tmp_path, DatasetSettings(), ReviewDecisions(), None)
+    finisher.run(iter([candidate(0.0, 0.1, "a"), candidate(3.0, 2.95, "b"), candidate(6.0, 6.2, "c")]))
+    rejected = finisher.finished.rejections
+    assert sorted(r["text"] for r in rejected) == ["a", "b", "c"]
+    assert {r["reason"] for r in rejected} == {Reason.UNREADABLE_AUDIO.value}
+    assert all(str(source) in r["detail"] for r in rejected) and not finisher.finished.kept

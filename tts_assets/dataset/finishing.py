@@ -107,11 +107,14 @@ class _Finisher:
                 yield candidate.request
 
         fmt = self.settings.clips
+        pending = requests()
         try:
-            for result in cut_in_order(source, requests(), fmt.sample_rate, fmt.subtype):
+            for result in cut_in_order(source, pending, fmt.sample_rate, fmt.subtype):
                 self._finish(pulled.popleft(), result)
         except UnreadableAudioError as exc:
-            self.rejections += [rejection(c.row, Reason.UNREADABLE_AUDIO, str(exc)) for c in (*pulled, *group)]
+            for _ in pending:  # the rest of the source's candidates, those waiting for their turn too
+                pass
+            self.rejections += [rejection(c.row, Reason.UNREADABLE_AUDIO, str(exc)) for c in pulled]
 
     def _finish(self, candidate: Candidate, result: CutResult) -> None:
         row, settings = candidate.row, self.settings
