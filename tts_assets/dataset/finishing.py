@@ -9,8 +9,6 @@ and a finishing thread starved of it had cut 27 of 101 clips when the alignment 
 from __future__ import annotations
 
 import heapq
-import multiprocessing
-import queue
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
@@ -23,7 +21,7 @@ import soundfile as sf
 from tts_assets.aligners.base import AlignedWord
 from tts_assets.atomic import write_wav_atomic
 from tts_assets.audio.cut import CutRequest, CutResult, cut_in_order
-from tts_assets.background import crossable, lower_priority
+from tts_assets.background import BackgroundProcess
 from tts_assets.dataset.decisions import ReviewDecisions
 from tts_assets.errors import UnreadableAudioError
 from tts_assets.manifest.schema import Reason
@@ -181,55 +179,34 @@ def in_start_order(candidates: Iterable[Candidate], pad_s: float) -> Iterator[Ca
 
 
 class FinishingProcess:
-    """`_Finisher` in a spawned process at a lower priority (see the module), fed candidates as they
-    are aligned; `result` waits for the last one. DNSMOS scores each kept clip there, on threads of
-    the process's own, when `dnsmos_cache` is given (the scores' cache file)."""
+    """`_Finisher` in a process of its own at idle priority (`BackgroundProcess`, see the module), fed
+    candidates as they are aligned; `result` waits for the last one. DNSMOS scores each kept clip
+    there, on threads of the process's own, when `dnsmos_cache` is given (the scores' cache file)."""
 
     def __init__(self, dataset_dir: Path, settings: DatasetSettings, review: ReviewDecisions,
                  dnsmos_cache: Path | None):
-        context = multiprocessing.get_context("spawn")
-        self.inbox, self.outbox = context.Queue(), context.Queue()
-        self.process = context.Process(target=_finishing_main, name="finishing", daemon=True,
-                                       args=(dataset_dir, settings, review, dnsmos_cache, self.inbox, self.outbox))
-        self.process.start()
+        self.worker = BackgroundProcess("finishing", _finished_in_process,
+                                        (dataset_dir, settings, review, dnsmos_cache))
 
     def __enter__(self) -> "FinishingProcess":
         return self
 
     def __exit__(self, *failed) -> None:
-        if self.process.is_alive():  # a failure on this side: the clips cut so far are not kept
-            self.process.kill()
-        self.process.join()
+        self.worker.stop()
 
     def put(self, candidates: list[Candidate]) -> None:
-        if not self.process.is_alive():
-            raise RuntimeError(f"the finishing process died (exit code {self.process.exitcode})")
-        self.inbox.put(candidates)
+        self.worker.put(candidates)
 
     def result(self) -> tuple[Finished, dict | None]:
         """What was finished, and the DNSMOS scores by clip file (None: not scored)."""
-        self.inbox.put(None)
-        while True:
-            try:
-                outcome = self.outbox.get(timeout=1.0)
-                break
-            except queue.Empty:
-                if not self.process.is_alive():
-                    raise RuntimeError(f"the finishing process died (exit code {self.process.exitcode})") from None
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        return self.worker.result()
 
 
-def _finishing_main(dataset_dir: Path, settings: DatasetSettings, review: ReviewDecisions,
-                    dnsmos_cache: Path | None, inbox, outbox) -> None:
-    lower_priority()
-    try:
-        with ClipScorer(dnsmos_cache) if dnsmos_cache is not None else nullcontext() as scorer:
-            finisher = _Finisher(dataset_dir, settings, review, scorer)
-            finisher.run(candidate for candidates in iter(inbox.get, None) for candidate in candidates)
-            scores = scorer.scores() if scorer is not None else None
-            finisher.finished.dnsmos_scored = len(scorer.pending) if scorer is not None else 0
-        outbox.put((finisher.finished, scores))
-    except Exception as error:  # raised by `result`, in the caller's process
-        outbox.put(crossable(error))
+def _finished_in_process(dataset_dir: Path, settings: DatasetSettings, review: ReviewDecisions,
+                         dnsmos_cache: Path | None, items: Iterator[list[Candidate]]) -> tuple[Finished, dict | None]:
+    with ClipScorer(dnsmos_cache) if dnsmos_cache is not None else nullcontext() as scorer:
+        finisher = _Finisher(dataset_dir, settings, review, scorer)
+        finisher.run(candidate for candidates in items for candidate in candidates)
+        scores = scorer.scores() if scorer is not None else None
+        finisher.finished.dnsmos_scored = len(scorer.pending) if scorer is not None else 0
+    return finisher.finished, scores

@@ -15,10 +15,8 @@ only the audio from the earliest unfinished segment on is held, never the whole 
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +26,7 @@ import torch
 from tts_assets.audio.decode import DecodeReport, stream_pcm
 from tts_assets.evaluate.speaker import Ge2eEmbedder
 from tts_assets.segments.model import Segment
-from tts_assets.background import crossable, lower_priority
+from tts_assets.background import BackgroundProcess
 
 RATE = 16000
 # GE2E windows side by side, not overlapping as resemblyzer's (1.3 a second): half the encoder's work
@@ -161,64 +159,35 @@ class SoundMeter:
 
 
 class MeterProcess:
-    """A SoundMeter in a process of its own at a lower priority, fed the segments' audio through a
-    bounded queue (copies of at most `backlog` segments', never the book's). On CPU the ASR leaves
-    part of the cores idle, and the segments are measured there while it transcribes, from its
-    decode. A process, not a thread: the meter's thread held the interpreter lock the ASR's loop
-    needs (10.8 min of a book transcribed in 33 s beside a thread, 28 s beside a process, 26 s alone).
+    """A SoundMeter in a process of its own at idle priority (`BackgroundProcess`), fed the
+    segments' audio through a bounded queue (copies of at most `backlog` segments', never the
+    book's). On CPU the ASR leaves part of the cores idle, and the segments are measured there while
+    it transcribes, from its decode. A process, not a thread: the meter's thread held the interpreter
+    lock the ASR's loop needs (10.8 min of a book transcribed in 33 s beside a thread, 28 s beside a
+    process, 26 s alone).
     """
 
     def __init__(self, speaker_model: str, backlog: int = 64):
-        context = multiprocessing.get_context("spawn")
-        self.inbox = context.Queue(maxsize=backlog)
-        self.outbox = context.Queue()
-        self.process = context.Process(target=_meter_main, args=(speaker_model, self.inbox, self.outbox),
-                                       name="sound-meter", daemon=True)
-        self.process.start()
-
-    def _alive_or_raise(self) -> None:
-        if not self.process.is_alive():
-            raise RuntimeError(f"the sound meter's process died (exit code {self.process.exitcode})")
+        self.worker = BackgroundProcess("sound meter", _measured_in_process, (speaker_model,), backlog)
 
     def measure(self, segment: Segment, audio: np.ndarray, damaged: bool = False) -> None:
-        item = (segment, np.array(audio, dtype=np.float32), damaged)
-        while True:
-            try:
-                return self.inbox.put(item, timeout=1.0)
-            except queue.Full:
-                self._alive_or_raise()
+        self.worker.put((segment, np.array(audio, dtype=np.float32), damaged))
 
     def stop(self) -> None:
-        self.process.kill()
-        self.process.join()
+        self.worker.stop()
 
     def finish(self) -> tuple[list[SegmentSound], MeasureCost]:
         """Every segment's sound, in time order, and what measuring them cost the meter's process."""
-        self.inbox.put(None)
-        while True:
-            try:
-                outcome, cost = self.outbox.get(timeout=1.0)
-                break
-            except queue.Empty:
-                self._alive_or_raise()
-        self.process.join()
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome, cost
+        return self.worker.result()
 
 
-def _meter_main(speaker_model: str, inbox, outbox) -> None:
+def _measured_in_process(speaker_model: str, items: Iterator) -> tuple[list[SegmentSound], MeasureCost]:
     from tts_assets.evaluate.speaker import load_embedder
 
-    lower_priority()
-    cost = MeasureCost()
-    try:
-        meter = SoundMeter(load_embedder(speaker_model), cost)
-        while (item := inbox.get()) is not None:
-            meter.measure(*item)
-        outbox.put((meter.finish(), cost))
-    except Exception as error:  # raised by `finish`, in the caller's process
-        outbox.put((crossable(error), cost))
+    meter = SoundMeter(load_embedder(speaker_model))
+    for item in items:
+        meter.measure(*item)
+    return meter.finish(), meter.cost
 
 
 def measure_segments(
