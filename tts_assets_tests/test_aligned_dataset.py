@@ -11,6 +11,7 @@ import soundfile as sf
 
 from tts_assets.dataset.aligned import _speaking_rate_outliers, split_of
 from tts_assets.dataset.finishing import trimmed_rejection
+from tts_assets.quality.measures import measure
 from tts_assets.aligners.base import AlignedWord
 from tts_assets.defs.launch import build_book_and_dataset, run_voice_job
 from tts_assets.layout import DataLayout
@@ -161,9 +162,10 @@ def test_length_mismatch_and_cut_inside_word():
     t = np.arange(3 * rate) / rate
     audio = (0.3 * np.sin(2 * np.pi * 200 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
     words = [AlignedWord("a", 0.1, 2.9, 0.5)]
-    reason, detail = trimmed_rejection(words, audio, rate, settings, chars=200)
+    duration, silence = len(audio) / rate, measure(audio, rate).silence
+    reason, detail = trimmed_rejection(words, duration, silence, settings, chars=200)
     assert reason is Reason.LENGTH_MISMATCH and "characters/s" in detail
-    reason, _ = trimmed_rejection([AlignedWord("a", 0.1, 3.5, 0.5)], audio, rate, settings, chars=40)
+    reason, _ = trimmed_rejection([AlignedWord("a", 0.1, 3.5, 0.5)], duration, silence, settings, chars=40)
     assert reason is Reason.CUT_INSIDE_WORD
 
 
@@ -302,7 +304,7 @@ def test_a_failure_in_the_finishing_process_is_raised_in_the_caller(tmp_path):
     own type and message (a clip that cannot be written: a file stands where its folder should be)."""
     from tts_assets.audio.cut import CutRequest
     from tts_assets.dataset.decisions import ReviewDecisions
-    from tts_assets.dataset.finishing import Candidate, FinishingProcess
+    from tts_assets.dataset.finishing import Candidate, finishing_process
 
     source = str(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav")
     row = {"source": source, "start": None, "end": None, "text": "x", "book": "b", "segment_ids": ["b:1"],
@@ -311,7 +313,7 @@ def test_a_failure_in_the_finishing_process_is_raised_in_the_caller(tmp_path):
     (tmp_path / "blocked").write_text("not a folder")
     candidate = Candidate(row, "x", words, 0.9, CutRequest(0.4, 1.1, tmp_path / "blocked" / "x.wav", 0.5, 1.0),
                           1, "pocketsphinx", "")
-    with FinishingProcess(tmp_path, DatasetSettings(), ReviewDecisions(), None) as finishing:
+    with finishing_process(tmp_path, DatasetSettings(), ReviewDecisions(), None) as finishing:
         finishing.put([candidate])
         with pytest.raises(OSError, match="blocked"):
             finishing.result()

@@ -25,10 +25,10 @@ from tts_assets.manifest.io import read_jsonl, remove_unreferenced, temporary_fi
 from tts_assets.manifest.schema import Reason
 from tts_assets.quality.dnsmos import COLUMNS, low_quality
 from tts_assets.quality.dnsmos_report import dnsmos_report
-from tts_assets.quality.measures import measure, narrow_band
+from tts_assets.quality.measures import measure, median_bandwidth, narrow_band
 from tts_assets.settings import DatasetSettings
 from tts_assets.dataset.decisions import ReviewDecisions
-from tts_assets.dataset.finishing import Candidate, FinishingProcess, rejection
+from tts_assets.dataset.finishing import Candidate, finishing_process, rejection
 from tts_assets.dataset.sources import speakable_in
 from tts_assets.dataset.voice_language import with_voice_language
 from tts_assets.segments.split_aligned import split_candidate
@@ -128,21 +128,22 @@ def _speaking_rate_outliers(rows: list[dict], k: float) -> dict[int, str]:
     }
 
 
-def _median_bandwidth(kept: list[dict]) -> float | None:
+def _voice_bandwidth(kept: list[dict]) -> float | None:
     """The voice's band edge; a voice recorded narrower than a wideband phone call is said so."""
-    known = [r["quality_bandwidth_hz"] for r in kept if r.get("quality_bandwidth_hz") is not None]
-    if not known:
+    median = median_bandwidth(kept)
+    if median is None:
         return None
-    median = round(float(np.median(known)), 1)
     if median < NARROW_VOICE_HZ:
         log.warning("the voice's clips end at %.1f kHz (median): telephone band; a voice trained on them will "
                     "sound so", median / 1000)
-    return median
+    return round(median, 1)
 
 
 def _drop(kept: list[dict], originals: list[dict], dropped: dict[int, str], reason: Reason, rejections: list[dict],
-          dataset_dir: Path) -> tuple[list[dict], list[dict]]:
-    """Kept rows (and their train_manifest rows) without the dropped ones, which become rejections."""
+          dataset_dir: Path, review: ReviewDecisions) -> tuple[list[dict], list[dict]]:
+    """Kept rows (and their train_manifest rows) without the dropped ones, which become rejections;
+    a clip a listener restored from `reason` stays."""
+    dropped = {index: detail for index, detail in dropped.items() if not review.skips(originals[index], reason)}
     for index, detail in dropped.items():
         rejections.append(rejection(originals[index], reason, detail))
         (dataset_dir / kept[index]["audio_file"]).unlink(missing_ok=True)
@@ -164,8 +165,8 @@ def align_voice_dataset(
     to_align.sort(key=lambda row: (row["source"], row["start"] or 0.0))  # the order the finishing cuts in
     rejections: list[dict] = [rejection(row, Reason.REVIEW_REJECTED, detail) for row, detail in reviewed_out]
     floor = settings.quality.min_dnsmos_ovrl
-    with FinishingProcess(dataset_dir, settings, review,
-                          layout.aligned_dnsmos_cache(voice) if floor is not None else None) as finishing:
+    with finishing_process(dataset_dir, settings, review,
+                           layout.aligned_dnsmos_cache(voice) if floor is not None else None) as finishing:
         for number, row in enumerate(to_align, start=1):
             outcome = _align_clip(row, dataset_dir, aligner, review.settings_for(row, settings), layout, voice)
             if isinstance(outcome, dict):
@@ -183,16 +184,13 @@ def align_voice_dataset(
         log.info("DNSMOS: %d clips scored, %d from the cache", finished.dnsmos_scored, len(kept) - finished.dnsmos_scored)
     # The DNSMOS judgement before the rate statistics (noise spoils them): against the voice's median.
     low = low_quality(kept, floor, settings.quality.dnsmos_below_median) if floor is not None else {}
-    low = {index: detail for index, detail in low.items() if not review.skips(originals[index], Reason.LOW_QUALITY)}
     dnsmos = dnsmos_report(kept, floor, layout.aligned_dnsmos_png(voice))
-    kept, originals = _drop(kept, originals, low, Reason.LOW_QUALITY, rejections, dataset_dir)
+    kept, originals = _drop(kept, originals, low, Reason.LOW_QUALITY, rejections, dataset_dir, review)
     below = settings.quality.bandwidth_below_median
-    narrow = {index: detail for index, detail in (narrow_band(kept, below) if below is not None else {}).items()
-              if not review.skips(originals[index], Reason.LOW_BANDWIDTH)}
-    kept, originals = _drop(kept, originals, narrow, Reason.LOW_BANDWIDTH, rejections, dataset_dir)
-    outliers = {index: detail for index, detail in _speaking_rate_outliers(kept, settings.quality.rate_iqr_k).items()
-                if not review.skips(originals[index], Reason.SPEAKING_RATE_OUTLIER)}
-    kept, originals = _drop(kept, originals, outliers, Reason.SPEAKING_RATE_OUTLIER, rejections, dataset_dir)
+    narrow = narrow_band(kept, below) if below is not None else {}
+    kept, originals = _drop(kept, originals, narrow, Reason.LOW_BANDWIDTH, rejections, dataset_dir, review)
+    outliers = _speaking_rate_outliers(kept, settings.quality.rate_iqr_k)
+    kept, originals = _drop(kept, originals, outliers, Reason.SPEAKING_RATE_OUTLIER, rejections, dataset_dir, review)
     for row in kept:
         row["split"] = split_of(row, settings.quality.val_fraction)
     kept.sort(key=lambda r: r["audio_file"])
@@ -217,7 +215,7 @@ def align_voice_dataset(
         "rejections_by_reason": dict(Counter(r["reason"] for r in rejections).most_common()),
         "review_decisions_read": review.lines,  # the review page's later decisions are not applied yet
         "dnsmos": dnsmos,
-        "median_bandwidth_hz": _median_bandwidth(kept),
+        "median_bandwidth_hz": _voice_bandwidth(kept),
     }
     write_text_atomic(layout.aligned_summary(voice), json.dumps(summary, indent=2) + "\n")
     return summary

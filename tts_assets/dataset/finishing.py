@@ -52,18 +52,17 @@ def rejection(row: dict, reason: Reason, detail: str) -> dict:
     }
 
 
-def trimmed_rejection(words, audio, rate, settings: DatasetSettings, chars: int):
-    """Bounds, silence and text/audio length, judged on the re-cut clip; (reason, detail) or None."""
+def trimmed_rejection(words, duration: float, silence: float, settings: DatasetSettings, chars: int):
+    """Bounds, silence (`ClipMeasures.silence`) and text/audio length, judged on the re-cut clip of
+    `duration` seconds; (reason, detail) or None."""
     q = settings.quality
     rules = settings.merge
-    duration = len(audio) / rate
     if words[0].start < 0 or words[-1].end > duration + 1e-3:
         return Reason.CUT_INSIDE_WORD, f"words span {words[0].start:.2f}–{words[-1].end:.2f} s of {duration:.2f} s"
     if duration < rules.min_clip_s:
         return Reason.TOO_SHORT, f"{duration:.2f} s after trimming < {rules.min_clip_s} s"
     if duration > rules.max_clip_s + 2 * settings.align.pad_s:
         return Reason.TOO_LONG, f"{duration:.2f} s > {rules.max_clip_s} s + 2 × {settings.align.pad_s} s padding"
-    silence = measure(audio, rate).silence
     if silence > q.max_silence:
         return Reason.TOO_MUCH_SILENCE, f"{silence:.0%} silent > {q.max_silence:.0%}"
     rate_cps = chars / duration
@@ -130,7 +129,9 @@ class _Finisher:
         path = result.request.out_path
         audio, rate = sf.read(path, dtype="float32")
         chars = sum(len(w.word) for w in words)
-        failed = trimmed_rejection(words, audio, rate, self.review.settings_for(row, settings), chars)
+        measures = measure(audio, rate)
+        failed = trimmed_rejection(words, len(audio) / rate, measures.silence,
+                                   self.review.settings_for(row, settings), chars)
         if failed:
             self.rejections.append(rejection(row, *failed))
             path.unlink(missing_ok=True)
@@ -138,6 +139,7 @@ class _Finisher:
         if settings.quality.loudness_lufs is not None:
             audio = normalize_loudness(audio, rate, settings.quality.loudness_lufs)
             write_wav_atomic(path, audio, rate, settings.clips.subtype)
+            measures = measure(audio, rate)  # the level the clip now has
         audio_file = path.relative_to(self.dataset_dir).as_posix()
         if self.scorer is not None:
             self.scorer.add(audio_file, path)
@@ -160,7 +162,7 @@ class _Finisher:
             "seconds_per_char": round((words[-1].end - words[0].start) / max(chars, 1), 4),
             "part": row.get("part"),  # k of `parts` when a long clip was split; else None
             "parts": row.get("parts"),
-            **{f"quality_{k}": v for k, v in measure(audio, rate).to_dict().items()},
+            **{f"quality_{k}": v for k, v in measures.to_dict().items()},
         })
 
 
@@ -178,28 +180,13 @@ def in_start_order(candidates: Iterable[Candidate], pad_s: float) -> Iterator[Ca
         yield heapq.heappop(waiting)[2]
 
 
-class FinishingProcess:
-    """`_Finisher` in a process of its own at idle priority (`BackgroundProcess`, see the module), fed
-    candidates as they are aligned; `result` waits for the last one. DNSMOS scores each kept clip
-    there, on threads of the process's own, when `dnsmos_cache` is given (the scores' cache file)."""
-
-    def __init__(self, dataset_dir: Path, settings: DatasetSettings, review: ReviewDecisions,
-                 dnsmos_cache: Path | None):
-        self.worker = BackgroundProcess("finishing", _finished_in_process,
-                                        (dataset_dir, settings, review, dnsmos_cache))
-
-    def __enter__(self) -> "FinishingProcess":
-        return self
-
-    def __exit__(self, *failed) -> None:
-        self.worker.stop()
-
-    def put(self, candidates: list[Candidate]) -> None:
-        self.worker.put(candidates)
-
-    def result(self) -> tuple[Finished, dict | None]:
-        """What was finished, and the DNSMOS scores by clip file (None: not scored)."""
-        return self.worker.result()
+def finishing_process(dataset_dir: Path, settings: DatasetSettings, review: ReviewDecisions,
+                      dnsmos_cache: Path | None) -> BackgroundProcess:
+    """`_Finisher` in a process of its own at idle priority (see the module), `put` lists of
+    candidates as they are aligned; `result()` waits for the last one and returns the `Finished`
+    and the DNSMOS scores by clip file, scored there on threads of the process's own when
+    `dnsmos_cache` (the scores' cache file) is given, else None."""
+    return BackgroundProcess("finishing", _finished_in_process, (dataset_dir, settings, review, dnsmos_cache))
 
 
 def _finished_in_process(dataset_dir: Path, settings: DatasetSettings, review: ReviewDecisions,

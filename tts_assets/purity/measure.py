@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,18 @@ def music_share(audio: np.ndarray) -> float:
     return float(musical[sounding].mean()) if sounding.any() else 0.0
 
 
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    # The encoder's matrices and the spectra are small: a second thread mostly waits for the
+    # first (106 s of a book on 2 busy cores: 31 s with 2 threads, 6 s with one).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class SoundMeter:
     """Measures segments handed over with their 16 kHz audio; the GE2E partials of many segments
     go through the encoder in one batch."""
@@ -108,14 +121,8 @@ class SoundMeter:
 
     def measure(self, segment: Segment, audio: np.ndarray, damaged: bool = False) -> None:
         """`damaged`: the audio touches a stretch the decoder could not read, or stops short of the end."""
-        threads = torch.get_num_threads()
-        # The encoder's matrices and the spectra are small: a second thread mostly waits for the
-        # first (106 s of a book on 2 busy cores: 31 s with 2 threads, 6 s with one).
-        torch.set_num_threads(1)
-        try:
+        with _one_torch_thread():
             self._measure(segment, audio, damaged)
-        finally:
-            torch.set_num_threads(threads)
 
     def _measure(self, segment: Segment, audio: np.ndarray, damaged: bool) -> None:
         cost = self.cost
@@ -138,12 +145,8 @@ class SoundMeter:
     def finish(self) -> list[SegmentSound]:
         """Every segment's sound, in time order."""
         if self.mels:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+            with _one_torch_thread():
                 self._embed_waiting()
-            finally:
-                torch.set_num_threads(threads)
         return sorted(self.sounds, key=lambda s: s.start)
 
     def _embed_waiting(self) -> None:

@@ -73,14 +73,19 @@ def bandwidth_hz(audio: np.ndarray, sample_rate: int) -> float | None:
     return round(float(frequencies[reached[-1]]), 1)
 
 
+def median_bandwidth(rows: list[dict]) -> float | None:
+    """The median `quality_bandwidth_hz` of the rows that have one."""
+    known = [row["quality_bandwidth_hz"] for row in rows if row.get("quality_bandwidth_hz") is not None]
+    return float(np.median(known)) if known else None
+
+
 def narrow_band(rows: list[dict], below_median: float) -> dict[int, str]:
     """The rows (with `quality_bandwidth_hz`) whose band ends below `below_median` × the median of
     these rows: a telephone insert, a chapter from a low-bitrate copy, in a voice recorded wider.
     Relative to the voice, so a voice recorded narrow throughout keeps its clips."""
-    known = [row["quality_bandwidth_hz"] for row in rows if row.get("quality_bandwidth_hz") is not None]
-    if not known:
+    median = median_bandwidth(rows)
+    if median is None:
         return {}
-    median = float(np.median(known))
     return {i: f"band ends at {row['quality_bandwidth_hz'] / 1000:.1f} kHz < {below_median} × the voice's "
                f"median {median / 1000:.1f} kHz"
             for i, row in enumerate(rows)
